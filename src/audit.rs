@@ -1,0 +1,413 @@
+//! Audit: replay every segment from its first byte and report every broken
+//! property, not just the first (docs/FORMAT.md §7).
+//!
+//! The audit trusts nothing the store derived: it re-reads the frames, checks
+//! canonical form, schema, signature and sequence of each entry, recomputes the
+//! Merkle tree, and only then compares what it found with the index.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::entry::{decode_entry, parse_signature, verify_signature, EntryError, EntryId};
+use crate::keys::{self, VerifyingKey};
+use crate::merkle::{self, Frontier};
+use crate::segment::{ScanItem, SegmentError, SegmentReader};
+use crate::store::{LogState, Store, StoreError};
+
+/// How serious a finding is: errors make `audit` fail; warnings record
+/// something the store survived without losing an acknowledged entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// The property a finding says is broken (FORMAT.md §7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Property {
+    /// Segment or frame structure.
+    Framing,
+    /// RFC 8785 / NFC / integer rules of the entry bytes.
+    CanonicalForm,
+    /// Required entry fields, version, kind.
+    EntryStructure,
+    /// The record body against docs/SCHEMA.md.
+    Schema,
+    Signature,
+    /// The id the index holds for an entry is not the hash of its bytes.
+    EntryId,
+    /// A gap, repeat or reorder of sequence numbers.
+    Sequence,
+    /// An entry that names another log than the segment it is in.
+    LogMismatch,
+    /// The recomputed Merkle tree disagrees with the stored one.
+    MerkleRoot,
+    /// The index disagrees with the segments in some other way.
+    Index,
+    /// An incomplete final write left by a crash.
+    TornTail,
+}
+
+impl Property {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Property::Framing => "framing",
+            Property::CanonicalForm => "canonical-form",
+            Property::EntryStructure => "entry-structure",
+            Property::Schema => "schema",
+            Property::Signature => "signature",
+            Property::EntryId => "entry-id",
+            Property::Sequence => "sequence",
+            Property::LogMismatch => "log-mismatch",
+            Property::MerkleRoot => "merkle-root",
+            Property::Index => "index",
+            Property::TornTail => "torn-tail",
+        }
+    }
+}
+
+/// One broken property, located as exactly as the damage allows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub property: Property,
+    /// Hex public key of the log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+    /// Key id of the log, as `key show` prints it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
+    /// Byte offset in the segment file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    pub message: String,
+}
+
+/// What one log looked like on replay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LogSummary {
+    pub log: String,
+    pub key_id: String,
+    pub entries: u64,
+    pub merkle_root: String,
+}
+
+/// The result of an audit: what was checked and everything found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AuditReport {
+    pub logs: Vec<LogSummary>,
+    pub entries_checked: u64,
+    /// Frames whose position the index records (matching or not).
+    #[serde(skip)]
+    entries_indexed_in_segments: u64,
+    pub findings: Vec<Finding>,
+}
+
+impl AuditReport {
+    pub fn errors(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count()
+    }
+
+    pub fn warnings(&self) -> usize {
+        self.findings.len() - self.errors()
+    }
+
+    pub fn is_clean(&self) -> bool {
+        self.errors() == 0
+    }
+}
+
+/// Replay every log of the store and compare with its index.
+pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
+    let mut report = AuditReport {
+        logs: Vec::new(),
+        entries_checked: 0,
+        entries_indexed_in_segments: 0,
+        findings: Vec::new(),
+    };
+    let segments = store.segment_files()?;
+    for (log, path) in &segments {
+        audit_log(store, log, path, &mut report)?;
+    }
+    for (log, _) in store.logs()? {
+        if !segments.iter().any(|(l, _)| *l == log) {
+            report.findings.push(Finding {
+                message: "the index lists this log but its segment file is missing".into(),
+                ..finding(Severity::Error, Property::Index, &log)
+            });
+        }
+    }
+    let indexed = store.indexed_entries() as u64;
+    if indexed > report.entries_indexed_in_segments {
+        report.findings.push(Finding {
+            severity: Severity::Error,
+            property: Property::Index,
+            log: None,
+            key_id: None,
+            seq: None,
+            entry: None,
+            offset: None,
+            message: format!(
+                "the index holds {} entries that are in no segment",
+                indexed - report.entries_indexed_in_segments
+            ),
+        });
+    }
+    for path in store.set_aside_files()? {
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        report.findings.push(Finding {
+            severity: Severity::Warning,
+            property: Property::TornTail,
+            log: None,
+            key_id: None,
+            seq: None,
+            entry: None,
+            offset: None,
+            message: format!(
+                "{size} bytes of an incomplete write (never acknowledged) were set aside in {}",
+                path.display()
+            ),
+        });
+    }
+    Ok(report)
+}
+
+fn finding(severity: Severity, property: Property, log: &[u8; 32]) -> Finding {
+    Finding {
+        severity,
+        property,
+        log: Some(hex::encode(log)),
+        key_id: Some(crate::store::short_log(log)),
+        seq: None,
+        entry: None,
+        offset: None,
+        message: String::new(),
+    }
+}
+
+fn entry_property(e: &EntryError) -> Property {
+    match e.property() {
+        "canonical-form" => Property::CanonicalForm,
+        "schema" => Property::Schema,
+        "signature" => Property::Signature,
+        _ => Property::EntryStructure,
+    }
+}
+
+fn audit_log(
+    store: &Store,
+    log: &[u8; 32],
+    path: &Path,
+    report: &mut AuditReport,
+) -> Result<(), StoreError> {
+    let state: LogState = store.log_state(log)?;
+    let mut reader = match SegmentReader::open(path) {
+        Ok(r) => r,
+        Err(SegmentError::BadHeader) => {
+            report.findings.push(Finding {
+                message: format!("{}: not a segment file (bad header)", path.display()),
+                ..finding(Severity::Error, Property::Framing, log)
+            });
+            return Ok(());
+        }
+        Err(SegmentError::Io(source)) => {
+            return Err(StoreError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    if reader.log_key() != log {
+        report.findings.push(Finding {
+            offset: Some(16),
+            message: "the segment file header names another log than its file name".into(),
+            ..finding(Severity::Error, Property::LogMismatch, log)
+        });
+    }
+    let key = VerifyingKey::from_bytes(log).ok();
+    let mut frontier = Frontier::new();
+    let mut expected_seq = 0u64;
+    let mut valid = 0u64;
+    let mut accounted = 0u64;
+    let mut node_mismatches = 0u64;
+    let mut first_node_mismatch = None;
+    for item in &mut reader {
+        let item = item.map_err(|source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        match item {
+            ScanItem::Frame {
+                offset,
+                entry,
+                signature,
+            } => {
+                let position = frontier.size();
+                let id = EntryId::of(&entry);
+                let at = |severity, property, seq: Option<u64>, message: String| Finding {
+                    seq,
+                    entry: Some(id.to_hex()),
+                    offset: Some(offset),
+                    message,
+                    ..finding(severity, property, log)
+                };
+                for (node, hash) in frontier.push(merkle::leaf_hash(&entry)) {
+                    if position < state.size && store.stored_node(log, node)? != Some(hash) {
+                        node_mismatches += 1;
+                        first_node_mismatch.get_or_insert(node);
+                    }
+                }
+                let decoded = match decode_entry(&entry) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        report.findings.push(at(
+                            Severity::Error,
+                            entry_property(&e),
+                            Some(expected_seq),
+                            format!("entry at position {position}: {e}"),
+                        ));
+                        expected_seq += 1;
+                        continue;
+                    }
+                };
+                let seq = decoded.seq;
+                let mut ok = true;
+                if decoded.log.as_bytes() != log {
+                    ok = false;
+                    report.findings.push(at(
+                        Severity::Error,
+                        Property::LogMismatch,
+                        Some(seq),
+                        format!(
+                            "the entry names log {} but is stored in this log",
+                            keys::key_id(&decoded.log)
+                        ),
+                    ));
+                }
+                if seq != expected_seq {
+                    ok = false;
+                    let what = if seq > expected_seq {
+                        format!(
+                            "sequence number {seq} follows {}: {} entries are missing",
+                            expected_seq as i128 - 1,
+                            seq - expected_seq
+                        )
+                    } else {
+                        format!(
+                            "sequence number {seq} where {expected_seq} was expected: an entry is repeated or out of order"
+                        )
+                    };
+                    report
+                        .findings
+                        .push(at(Severity::Error, Property::Sequence, Some(seq), what));
+                }
+                expected_seq = seq + 1;
+                let verified = parse_signature(&signature)
+                    .and_then(|s| verify_signature(key.as_ref().unwrap_or(&decoded.log), &entry, &s));
+                if let Err(e) = verified {
+                    ok = false;
+                    report.findings.push(at(
+                        Severity::Error,
+                        Property::Signature,
+                        Some(seq),
+                        e.to_string(),
+                    ));
+                }
+                match store.id_at(log, seq)? {
+                    Some(indexed) if indexed == id => match store.location(&id)? {
+                        Some(l) if l.offset == offset && l.seq == seq => accounted += 1,
+                        _ => report.findings.push(at(
+                            Severity::Error,
+                            Property::Index,
+                            Some(seq),
+                            "the index records another position for this entry".into(),
+                        )),
+                    },
+                    Some(indexed) => {
+                        accounted += 1;
+                        report.findings.push(at(
+                        Severity::Error,
+                        Property::EntryId,
+                        Some(seq),
+                        format!(
+                            "the index holds entry {indexed} at this position, but the stored bytes have id {id}"
+                        ),
+                    ))
+                    }
+                    None if ok => report.findings.push(at(
+                        Severity::Error,
+                        Property::Index,
+                        Some(seq),
+                        "the entry is in the segment but not in the index (run `sijill reindex`)"
+                            .into(),
+                    )),
+                    None => {}
+                }
+                if ok {
+                    valid += 1;
+                }
+            }
+            ScanItem::Corrupt { offset, len } => report.findings.push(Finding {
+                offset: Some(offset),
+                message: format!(
+                    "{len} bytes at offset {offset} are not a valid frame; entries there cannot be read"
+                ),
+                ..finding(Severity::Error, Property::Framing, log)
+            }),
+            ScanItem::Torn { offset, len } => {
+                let acknowledged = offset < state.end;
+                report.findings.push(Finding {
+                    offset: Some(offset),
+                    message: if acknowledged {
+                        format!("the segment ends in the middle of an acknowledged entry at offset {offset} ({len} bytes remain): the file was cut")
+                    } else {
+                        format!("an incomplete write of {len} bytes at offset {offset} (never acknowledged); opening the store for writing sets it aside")
+                    },
+                    ..finding(
+                        if acknowledged { Severity::Error } else { Severity::Warning },
+                        Property::TornTail,
+                        log,
+                    )
+                });
+            }
+        }
+    }
+    report.entries_checked += valid;
+    report.entries_indexed_in_segments += accounted;
+    let root = frontier.root();
+    if frontier.size() != state.size || root != state.root || node_mismatches > 0 {
+        let nodes = match first_node_mismatch {
+            Some(node) => format!(
+                "; {node_mismatches} stored Merkle nodes disagree with the segment, the first at level {} index {}",
+                node.level, node.index
+            ),
+            None => String::new(),
+        };
+        report.findings.push(Finding {
+            message: format!(
+                "the segment holds a tree of {} entries with root {root}; the index recorded {} entries with root {}{nodes}",
+                frontier.size(),
+                state.size,
+                state.root
+            ),
+            ..finding(Severity::Error, Property::MerkleRoot, log)
+        });
+    }
+    report.logs.push(LogSummary {
+        log: hex::encode(log),
+        key_id: crate::store::short_log(log),
+        entries: frontier.size(),
+        merkle_root: root.to_hex(),
+    });
+    Ok(())
+}

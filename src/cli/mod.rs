@@ -1,0 +1,405 @@
+//! The command line: flags, passphrases, and what each command prints. All
+//! user-facing text lives here; the work is done by the library.
+
+mod demo;
+mod failure;
+mod output;
+
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use sijill::audit;
+use sijill::entry::EntryKind;
+use sijill::keys;
+use sijill::record::{parse_record, RecordKind};
+use sijill::store::{InitOptions, Store};
+
+pub use failure::{Failure, EXIT_INTEGRITY, EXIT_USAGE};
+
+/// The largest record input accepted from a file or stdin.
+const MAX_INPUT_BYTES: u64 = 1024 * 1024;
+
+#[derive(Parser)]
+#[command(
+    name = "sijill",
+    version,
+    about = "An append-only, signed record of people killed and people missing",
+    long_about = "Sijill (سجل, \"register\") keeps an append-only, signed record of people killed and \
+people missing (detained, disappeared) in a conflict. Every record is a signed entry in the \
+group's log; nothing is ever updated or deleted, and `sijill audit` proves it.\n\n\
+Exit status: 0 success, 1 integrity failure, 2 usage or input error."
+)]
+struct Cli {
+    /// The store directory [default: $SIJILL_STORE, then the platform's data directory]
+    #[arg(long, global = true, env = "SIJILL_STORE", value_name = "DIR")]
+    store: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a new store and the group's signing key
+    Init(InitArgs),
+    /// Record a new case: prints the new record id (64 hex) and nothing else
+    Add(AddArgs),
+    /// Show one record, verified from its signed bytes
+    Show(ShowArgs),
+    /// List the records in the store
+    List(ListArgs),
+    /// Replay every log and report every broken property (exit 1 with findings)
+    Audit(AuditArgs),
+    /// The group's key
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// Rebuild the index from the segment files
+    Reindex,
+    /// Run the whole workflow on a temporary store, explained as it goes
+    Demo,
+    /// Append generated records one by one, printing each id once it is
+    /// synced (used by the crash tests)
+    #[command(hide = true)]
+    StressAppend {
+        #[arg(long, default_value_t = 1000)]
+        count: u64,
+    },
+}
+
+#[derive(Args)]
+struct InitArgs {
+    /// The group's name, written into the store and its public key file
+    #[arg(long, value_name = "NAME")]
+    org: String,
+    /// Store the secret key without a passphrase (for demos and tests only:
+    /// anyone who takes the laptop can sign as the group)
+    #[arg(long)]
+    no_passphrase: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KindArg {
+    Casualty,
+    Missing,
+}
+
+impl From<KindArg> for RecordKind {
+    fn from(k: KindArg) -> RecordKind {
+        match k {
+            KindArg::Casualty => RecordKind::Casualty,
+            KindArg::Missing => RecordKind::Missing,
+        }
+    }
+}
+
+#[derive(Args)]
+struct AddArgs {
+    /// casualty (a person killed) or missing (a person missing, detained or disappeared)
+    kind: KindArg,
+    /// The record as JSON (docs/SCHEMA.md); `-` reads standard input
+    #[arg(long, value_name = "FILE")]
+    json: PathBuf,
+}
+
+#[derive(Args)]
+struct ShowArgs {
+    /// A record id, or a unique prefix of at least 8 hex characters
+    id: String,
+    /// Print JSON instead of text
+    #[arg(long)]
+    json: bool,
+    /// Also list every entry about the record, who signed it and when
+    #[arg(long)]
+    history: bool,
+}
+
+#[derive(Args)]
+struct ListArgs {
+    /// Only records of this kind
+    #[arg(long)]
+    kind: Option<KindArg>,
+    /// Print JSON instead of text
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct AuditArgs {
+    /// Print the findings as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Print the group's public key and key id
+    Show,
+}
+
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match dispatch(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            let _ = io::stdout().flush();
+            eprint!("{failure}");
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<u8, Failure> {
+    if let Command::Demo = cli.command {
+        return demo::run(&mut io::stdout().lock());
+    }
+    let store_dir = store_dir(cli.store)?;
+    match cli.command {
+        Command::Init(args) => init(&store_dir, args),
+        Command::Add(args) => add(&store_dir, args),
+        Command::Show(args) => {
+            let store = open(&store_dir)?;
+            let id = store.resolve(&args.id)?;
+            let entry = store.get(&id)?;
+            let out = &mut io::stdout().lock();
+            if args.json {
+                output::show_json(out, &store, &entry, args.history)
+            } else {
+                output::show_text(out, &store, &entry, args.history)
+            }
+            .map_err(write_failure)?;
+            Ok(0)
+        }
+        Command::List(args) => {
+            let store = open(&store_dir)?;
+            let kind = args.kind.map(|k| EntryKind::from(RecordKind::from(k)));
+            let out = &mut io::stdout().lock();
+            let n = output::list(out, &store, kind, args.json)?;
+            if !args.json && n == 0 {
+                eprintln!("no records");
+            }
+            Ok(0)
+        }
+        Command::Audit(args) => {
+            let store = open(&store_dir)?;
+            let report = audit::audit(&store)?;
+            let out = &mut io::stdout().lock();
+            if args.json {
+                output::audit_json(out, &report)
+            } else {
+                output::audit_text(out, &report)
+            }
+            .map_err(write_failure)?;
+            Ok(if report.is_clean() { 0 } else { EXIT_INTEGRITY })
+        }
+        Command::Key {
+            command: KeyCommand::Show,
+        } => {
+            let store = open(&store_dir)?;
+            output::key_show(&mut io::stdout().lock(), &store).map_err(write_failure)?;
+            Ok(0)
+        }
+        Command::Reindex => {
+            let mut store = open(&store_dir)?;
+            store.reindex()?;
+            let entries = store.indexed_entries();
+            eprintln!("reindexed {entries} entries from the segment files");
+            print_warnings(&store);
+            Ok(if store.damaged_logs().is_empty() {
+                0
+            } else {
+                EXIT_INTEGRITY
+            })
+        }
+        Command::StressAppend { count } => stress_append(&store_dir, count),
+        Command::Demo => unreachable!("handled above"),
+    }
+}
+
+fn store_dir(flag: Option<PathBuf>) -> Result<PathBuf, Failure> {
+    if let Some(dir) = flag {
+        return Ok(dir);
+    }
+    directories::ProjectDirs::from("org", "Sijill", "sijill")
+        .map(|dirs| dirs.data_dir().join("store"))
+        .ok_or_else(|| {
+            Failure::usage(
+                "no store directory: there is no home directory to put a default store in",
+            )
+            .hint("give one with --store DIR or SIJILL_STORE")
+        })
+}
+
+/// Open a store and tell the user what opening it repaired.
+fn open(dir: &Path) -> Result<Store, Failure> {
+    let store = Store::open(dir)?;
+    print_warnings(&store);
+    Ok(store)
+}
+
+fn print_warnings(store: &Store) {
+    for warning in store.warnings() {
+        eprintln!("warning: {}", output::escape(&warning.to_string()));
+    }
+}
+
+fn write_failure(e: io::Error) -> Failure {
+    Failure::usage(format!("cannot write output: {e}"))
+}
+
+fn init(dir: &Path, args: InitArgs) -> Result<u8, Failure> {
+    let organisation = args.org.trim();
+    if organisation.is_empty() {
+        return Err(Failure::usage("--org is empty")
+            .hint("give the group's name, e.g. --org \"Violations Documentation Group\""));
+    }
+    if dir.join(sijill::store::STORE_FILE).exists() {
+        return Err(sijill::store::StoreError::AlreadyExists {
+            path: dir.to_path_buf(),
+        }
+        .into());
+    }
+    let passphrase = if args.no_passphrase {
+        eprintln!("warning: the secret key is stored WITHOUT a passphrase: anyone who can read {} can sign as the group", dir.display());
+        None
+    } else {
+        Some(read_passphrase(true)?)
+    };
+    let store = Store::init(
+        dir,
+        InitOptions {
+            organisation,
+            passphrase: passphrase.as_ref().map(|p| p.as_bytes()),
+            now: OffsetDateTime::now_utc(),
+        },
+    )?;
+    let key = store.group_key();
+    eprintln!("created store {}", dir.display());
+    eprintln!(
+        "group key id {} (public key in {})",
+        keys::key_id(key),
+        dir.join(sijill::store::PUBLIC_KEY_FILE).display()
+    );
+    Ok(0)
+}
+
+/// The passphrase from SIJILL_PASSPHRASE, or asked for without echo.
+fn read_passphrase(confirm: bool) -> Result<Zeroizing<String>, Failure> {
+    if let Ok(p) = std::env::var("SIJILL_PASSPHRASE") {
+        if p.is_empty() {
+            return Err(Failure::usage("SIJILL_PASSPHRASE is set but empty"));
+        }
+        return Ok(Zeroizing::new(p));
+    }
+    let no_terminal = || {
+        Failure::usage("a passphrase is needed and there is no terminal to ask for it")
+            .hint("set SIJILL_PASSPHRASE, or run the command in a terminal")
+    };
+    if !io::stderr().is_terminal() {
+        return Err(no_terminal());
+    }
+    let first = Zeroizing::new(
+        rpassword::prompt_password("passphrase for the group's secret key: ")
+            .map_err(|_| no_terminal())?,
+    );
+    if confirm {
+        if first.is_empty() {
+            return Err(Failure::usage("the passphrase is empty")
+                .hint("choose a long passphrase, or use --no-passphrase for a throw-away store"));
+        }
+        let again = Zeroizing::new(
+            rpassword::prompt_password("the same passphrase again: ").map_err(|_| no_terminal())?,
+        );
+        if *again != *first {
+            return Err(Failure::usage(
+                "the two passphrases differ; nothing was created",
+            ));
+        }
+    }
+    Ok(first)
+}
+
+/// The group's signing key, asking for the passphrase only if the key has one.
+fn signing_key(store: &Store) -> Result<keys::SigningKey, Failure> {
+    if store.secret_key_is_encrypted()? {
+        let passphrase = read_passphrase(false)?;
+        Ok(store.signing_key(Some(passphrase.as_bytes()))?)
+    } else {
+        Ok(store.signing_key(None)?)
+    }
+}
+
+/// The latest date a record may name: today in the furthest-ahead time zone
+/// (UTC+14), so that a monitor's "today" is never refused as the future.
+fn latest_allowed_date() -> time::Date {
+    let today = OffsetDateTime::now_utc().date();
+    today.next_day().unwrap_or(today)
+}
+
+fn read_input(path: &Path) -> Result<(String, Vec<u8>), Failure> {
+    let mut bytes = Vec::new();
+    let (name, result) = if path == Path::new("-") {
+        (
+            "<stdin>".to_string(),
+            io::stdin()
+                .lock()
+                .take(MAX_INPUT_BYTES + 1)
+                .read_to_end(&mut bytes),
+        )
+    } else {
+        let name = path.display().to_string();
+        let result = std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes));
+        (name, result)
+    };
+    result.map_err(|e| Failure::usage(format!("{name}: cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(Failure::usage(format!(
+            "{name}: larger than {MAX_INPUT_BYTES} bytes; one record is far smaller"
+        )));
+    }
+    Ok((name, bytes))
+}
+
+fn add(dir: &Path, args: AddArgs) -> Result<u8, Failure> {
+    // Validate before anything else, so bad input never waits on a passphrase
+    // and never touches the store.
+    let (name, input) = read_input(&args.json)?;
+    let record = parse_record(args.kind.into(), &input, latest_allowed_date())
+        .map_err(|e| failure::record_failure(&name, e))?;
+    let mut store = open(dir)?;
+    let key = signing_key(&store)?;
+    let signed = store.append_records(&key, vec![record], OffsetDateTime::now_utc())?;
+    println!("{}", signed[0].id);
+    Ok(0)
+}
+
+fn stress_append(dir: &Path, count: u64) -> Result<u8, Failure> {
+    let mut store = open(dir)?;
+    let key = signing_key(&store)?;
+    let out = &mut io::stdout().lock();
+    for i in 0..count {
+        let json = format!(
+            r#"{{"name": {{"latin": "Stress Test {i}"}}, "sex": "unknown", "date_of_death": "2018-01-25", "place_of_death": {{"governorate": "Idlib"}}}}"#
+        );
+        let record = parse_record(RecordKind::Casualty, json.as_bytes(), latest_allowed_date())
+            .map_err(|e| failure::record_failure("stress record", e))?;
+        let signed = store.append_records(&key, vec![record], OffsetDateTime::now_utc())?;
+        writeln!(out, "{}", signed[0].id).map_err(write_failure)?;
+        out.flush().map_err(write_failure)?;
+    }
+    Ok(0)
+}

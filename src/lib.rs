@@ -1,0 +1,20 @@
+//! Sijill (سجل, "register"): an append-only, signed record of people killed and
+//! people missing in a conflict.
+//!
+//! The layers, from pure data to disk (see `docs/FORMAT.md` for the bytes):
+//! [`record`] (the schema and its validation), [`canonical`] (the one byte form),
+//! [`keys`] and [`entry`] (ids, signatures, key files), [`merkle`] (RFC 6962 trees),
+//! [`segment`] and [`store`] (the only code that touches disk), and [`audit`].
+//! Verification never needs a store: bytes and public keys are enough.
+
+pub mod audit;
+pub mod canonical;
+pub mod entry;
+pub mod keys;
+pub mod merkle;
+pub mod record;
+pub mod segment;
+pub mod store;
+
+/// The format version written into every entry and file header (docs/FORMAT.md §1).
+pub const FORMAT_VERSION: u64 = 1;

@@ -1,0 +1,1023 @@
+//! The store: the only code that touches disk (docs/FORMAT.md §6).
+//!
+//! A store is a directory. Each log's segment file is the truth; the sled
+//! database under `index/` only holds what can be derived from the segments
+//! (entry locations, per-log state, Merkle nodes) and is rebuilt from them by
+//! `reindex`, or on open when it is missing, damaged or behind. A write is
+//! acknowledged only after its segment bytes are synced. One process at a time
+//! holds a store, through an advisory lock on `lock`.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::entry::{
+    decode_entry, parse_signature, verify_signature, Entry, EntryError, EntryId, EntryKind,
+    SignedEntry,
+};
+use crate::keys::{self, KeyError, PublicKeyFile, SigningKey, VerifyingKey};
+use crate::merkle::{self, Frontier, Hash, NodeId};
+use crate::record::Record;
+use crate::segment::{
+    encode_frame, sync_dir, ScanItem, SegmentError, SegmentReader, SegmentWriter, FRAME_HEADER_LEN,
+    SEGMENT_HEADER_LEN, SIGNATURE_LEN,
+};
+use crate::FORMAT_VERSION;
+
+pub const STORE_FILE: &str = "store.json";
+pub const SECRET_KEY_FILE: &str = "group.key";
+pub const PUBLIC_KEY_FILE: &str = "group.pub";
+pub const LOGS_DIR: &str = "logs";
+pub const SET_ASIDE_DIR: &str = "set-aside";
+pub const INDEX_DIR: &str = "index";
+pub const LOCK_FILE: &str = "lock";
+/// Written last by a full index build; an index without it is rebuilt.
+const INDEX_COMPLETE: &[u8] = b"complete";
+const INDEX_FORMAT: &[u8] = b"format";
+
+/// The store's description, written once by `init` (FORMAT.md §6.1).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StoreMeta {
+    pub format: u64,
+    pub organisation: String,
+    pub created: String,
+    /// Hex public key of the group key; its log is this store's own log.
+    pub group_key: String,
+}
+
+/// Where an entry lives, as the index records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub log: [u8; 32],
+    pub seq: u64,
+    pub offset: u64,
+    pub kind: EntryKind,
+}
+
+impl Location {
+    fn to_bytes(self) -> [u8; 49] {
+        let mut out = [0u8; 49];
+        out[..32].copy_from_slice(&self.log);
+        out[32..40].copy_from_slice(&self.seq.to_be_bytes());
+        out[40..48].copy_from_slice(&self.offset.to_be_bytes());
+        out[48] = self.kind.code();
+        out
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Option<Location> {
+        if bytes.len() != 49 {
+            return None;
+        }
+        Some(Location {
+            log: bytes[..32].try_into().ok()?,
+            seq: u64::from_be_bytes(bytes[32..40].try_into().ok()?),
+            offset: u64::from_be_bytes(bytes[40..48].try_into().ok()?),
+            kind: EntryKind::from_code(bytes[48])?,
+        })
+    }
+}
+
+/// What the index knows of one log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogState {
+    /// Number of entries (the Merkle tree size).
+    pub size: u64,
+    /// Segment length covered by the index: the end of the last indexed frame.
+    pub end: u64,
+    /// Merkle root at `size`.
+    pub root: Hash,
+}
+
+impl LogState {
+    fn empty() -> LogState {
+        LogState {
+            size: 0,
+            end: SEGMENT_HEADER_LEN,
+            root: merkle::empty_root(),
+        }
+    }
+
+    fn to_bytes(self) -> [u8; 48] {
+        let mut out = [0u8; 48];
+        out[..8].copy_from_slice(&self.size.to_be_bytes());
+        out[8..16].copy_from_slice(&self.end.to_be_bytes());
+        out[16..].copy_from_slice(&self.root.0);
+        out
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Option<LogState> {
+        if bytes.len() != 48 {
+            return None;
+        }
+        Some(LogState {
+            size: u64::from_be_bytes(bytes[..8].try_into().ok()?),
+            end: u64::from_be_bytes(bytes[8..16].try_into().ok()?),
+            root: Hash(bytes[16..].try_into().ok()?),
+        })
+    }
+}
+
+/// Something the store noticed and repaired or worked around while opening.
+/// None of these loses an acknowledged entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreWarning {
+    /// An incomplete last frame, never acknowledged, moved out of the segment.
+    TornTailSetAside {
+        log: [u8; 32],
+        offset: u64,
+        len: u64,
+        saved_to: PathBuf,
+    },
+    /// The index could not be opened or was incomplete and was rebuilt.
+    IndexRebuilt { reason: String },
+    /// The index lagged behind a segment (a crash after the sync) and caught up.
+    IndexCaughtUp { log: [u8; 32], entries: u64 },
+    /// A log has damage the store will not repair; appends to it are refused
+    /// and `audit` gives the details.
+    LogDamaged { log: [u8; 32], reason: String },
+}
+
+impl std::fmt::Display for StoreWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreWarning::TornTailSetAside {
+                log,
+                offset,
+                len,
+                saved_to,
+            } => write!(
+                f,
+                "log {}: an incomplete write of {len} bytes at offset {offset} (a crash before it was acknowledged) was set aside in {}",
+                short_log(log),
+                saved_to.display()
+            ),
+            StoreWarning::IndexRebuilt { reason } => {
+                write!(f, "the index was rebuilt from the segment files ({reason})")
+            }
+            StoreWarning::IndexCaughtUp { log, entries } => write!(
+                f,
+                "log {}: the index caught up with {entries} synced entries it had not recorded",
+                short_log(log)
+            ),
+            StoreWarning::LogDamaged { log, reason } => {
+                write!(f, "log {} is damaged: {reason}", short_log(log))
+            }
+        }
+    }
+}
+
+/// The key id of a log, for messages.
+pub fn short_log(log: &[u8; 32]) -> String {
+    match VerifyingKey::from_bytes(log) {
+        Ok(key) => keys::key_id(&key).to_string(),
+        Err(_) => hex::encode(&log[..8]),
+    }
+}
+
+/// Why a store operation failed.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: no sijill store here")]
+    NotAStore { path: PathBuf },
+    #[error("{path}: a store already exists here")]
+    AlreadyExists { path: PathBuf },
+    #[error("{path}: the store is in use by another sijill process")]
+    InUse { path: PathBuf },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{path}: {message}")]
+    BadStoreFile { path: PathBuf, message: String },
+    #[error("index database: {0}")]
+    Index(#[from] sled::Error),
+    #[error("secret key {path}: {source}")]
+    Key { path: PathBuf, source: KeyError },
+    #[error("{0}")]
+    Entry(#[from] EntryError),
+    #[error("log {log} at offset {offset}: {message}")]
+    Corrupt {
+        log: String,
+        offset: u64,
+        message: String,
+    },
+    #[error("log {log} is damaged ({reason}); nothing can be appended to it")]
+    LogDamaged { log: String, reason: String },
+    #[error("{0:?} is not an entry id: {1}")]
+    BadId(String, &'static str),
+    #[error("no entry with id {0}")]
+    NotFound(String),
+    #[error("id prefix {prefix} matches {} entries: {}", candidates.len(), candidates.join(", "))]
+    Ambiguous {
+        prefix: String,
+        candidates: Vec<String>,
+    },
+}
+
+impl StoreError {
+    /// True when the error means the stored bytes are not what was written
+    /// (exit status 1), rather than a usage or environment problem.
+    pub fn is_integrity_failure(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Corrupt { .. } | StoreError::LogDamaged { .. } | StoreError::Entry(_)
+        )
+    }
+}
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// An open store, holding its lock until dropped.
+pub struct Store {
+    root: PathBuf,
+    meta: StoreMeta,
+    group_key: VerifyingKey,
+    _lock: File,
+    db: sled::Db,
+    /// Entry id -> [`Location`].
+    entries: sled::Tree,
+    /// Log key || seq (big-endian) -> entry id: entries in log order.
+    seqs: sled::Tree,
+    /// Log key -> [`LogState`].
+    logs: sled::Tree,
+    /// Log key || level || index -> hash of a perfect Merkle subtree.
+    nodes: sled::Tree,
+    writers: HashMap<[u8; 32], SegmentWriter>,
+    frontiers: HashMap<[u8; 32], Frontier>,
+    damaged: HashMap<[u8; 32], String>,
+    warnings: Vec<StoreWarning>,
+}
+
+/// What `init` needs.
+pub struct InitOptions<'a> {
+    pub organisation: &'a str,
+    /// `None` writes an unencrypted secret key (callers warn).
+    pub passphrase: Option<&'a [u8]>,
+    pub now: OffsetDateTime,
+}
+
+impl Store {
+    /// Create a new store with a new group key. Refuses a directory that holds
+    /// a store or anything else.
+    pub fn init(root: &Path, options: InitOptions<'_>) -> Result<Store, StoreError> {
+        if root.join(STORE_FILE).exists() {
+            return Err(StoreError::AlreadyExists {
+                path: root.to_path_buf(),
+            });
+        }
+        fs::create_dir_all(root).map_err(io_at(root))?;
+        if fs::read_dir(root).map_err(io_at(root))?.next().is_some() {
+            return Err(StoreError::BadStoreFile {
+                path: root.to_path_buf(),
+                message: "the directory is not empty; a new store needs an empty or new directory"
+                    .into(),
+            });
+        }
+        let signing = keys::generate_signing_key().map_err(|source| StoreError::Key {
+            path: root.join(SECRET_KEY_FILE),
+            source,
+        })?;
+        let public = signing.verifying_key();
+        let created = crate::entry::format_timestamp(options.now);
+        let secret_text = keys::seal_secret_key(
+            &signing,
+            options.organisation,
+            options.now,
+            options.passphrase,
+        )
+        .map_err(|source| StoreError::Key {
+            path: root.join(SECRET_KEY_FILE),
+            source,
+        })?;
+        let secret_path = root.join(SECRET_KEY_FILE);
+        keys::write_private_file(&secret_path, secret_text.as_bytes())
+            .map_err(io_at(&secret_path))?;
+        let public_file = PublicKeyFile {
+            key: public,
+            organisation: Some(options.organisation.to_string()),
+            created: Some(options.now),
+        };
+        let public_path = root.join(PUBLIC_KEY_FILE);
+        write_new_synced(&public_path, public_file.to_text().as_bytes())?;
+        for dir in [LOGS_DIR, SET_ASIDE_DIR] {
+            fs::create_dir(root.join(dir)).map_err(io_at(root))?;
+        }
+        let meta = StoreMeta {
+            format: FORMAT_VERSION,
+            organisation: options.organisation.to_string(),
+            created,
+            group_key: hex::encode(public.as_bytes()),
+        };
+        let mut meta_text = serde_json::to_vec_pretty(&meta).unwrap_or_default();
+        meta_text.push(b'\n');
+        // store.json last: a directory without it is not a store, so a crash
+        // during init leaves nothing that looks half-made.
+        write_new_synced(&root.join(STORE_FILE), &meta_text)?;
+        sync_dir(root).map_err(io_at(root))?;
+        Store::open(root)
+    }
+
+    /// Open a store, taking its lock, and bring the index up to date with the
+    /// segments. Problems that lose nothing acknowledged are repaired and
+    /// reported in [`Store::warnings`].
+    pub fn open(root: &Path) -> Result<Store, StoreError> {
+        let meta_path = root.join(STORE_FILE);
+        let meta_text = match fs::read(&meta_path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::NotAStore {
+                    path: root.to_path_buf(),
+                })
+            }
+            Err(e) => return Err(io_at(&meta_path)(e)),
+        };
+        let meta: StoreMeta =
+            serde_json::from_slice(&meta_text).map_err(|e| StoreError::BadStoreFile {
+                path: meta_path.clone(),
+                message: e.to_string(),
+            })?;
+        if meta.format != FORMAT_VERSION {
+            return Err(StoreError::BadStoreFile {
+                path: meta_path,
+                message: format!(
+                    "store format {} is not supported (this program reads format {FORMAT_VERSION})",
+                    meta.format
+                ),
+            });
+        }
+        let group_key = parse_key_hex(&meta.group_key).ok_or_else(|| StoreError::BadStoreFile {
+            path: meta_path.clone(),
+            message: "group_key is not a valid public key".into(),
+        })?;
+        let lock = acquire_lock(root)?;
+        let mut warnings = Vec::new();
+        let index_path = root.join(INDEX_DIR);
+        let db = match sled::open(&index_path) {
+            Ok(db) => db,
+            Err(e) => {
+                warnings.push(StoreWarning::IndexRebuilt {
+                    reason: format!("the index could not be opened: {e}"),
+                });
+                remove_index(&index_path)?;
+                sled::open(&index_path)?
+            }
+        };
+        let mut store = Store::with_db(root, meta, group_key, lock, db)?;
+        store.warnings = warnings;
+        let complete = store.db.get(INDEX_COMPLETE)?.is_some()
+            && store.db.get(INDEX_FORMAT)?.as_deref() == Some(&FORMAT_VERSION.to_be_bytes()[..]);
+        if complete {
+            store.catch_up()?;
+        } else {
+            if store.warnings.is_empty() && store.db.len() + store.logs.len() > 0 {
+                store.warnings.push(StoreWarning::IndexRebuilt {
+                    reason: "the index was incomplete".into(),
+                });
+            }
+            store.rebuild_index()?;
+        }
+        Ok(store)
+    }
+
+    fn with_db(
+        root: &Path,
+        meta: StoreMeta,
+        group_key: VerifyingKey,
+        lock: File,
+        db: sled::Db,
+    ) -> Result<Store, StoreError> {
+        Ok(Store {
+            root: root.to_path_buf(),
+            meta,
+            group_key,
+            _lock: lock,
+            entries: db.open_tree("entries")?,
+            seqs: db.open_tree("seqs")?,
+            logs: db.open_tree("logs")?,
+            nodes: db.open_tree("merkle-nodes")?,
+            db,
+            writers: HashMap::new(),
+            frontiers: HashMap::new(),
+            damaged: HashMap::new(),
+            warnings: Vec::new(),
+        })
+    }
+
+    /// Throw the index away and rebuild it from the segment files.
+    pub fn reindex(&mut self) -> Result<(), StoreError> {
+        self.rebuild_index()
+    }
+
+    fn rebuild_index(&mut self) -> Result<(), StoreError> {
+        self.db.remove(INDEX_COMPLETE)?;
+        self.db.flush()?;
+        for tree in [&self.entries, &self.seqs, &self.logs, &self.nodes] {
+            tree.clear()?;
+        }
+        self.writers.clear();
+        self.frontiers.clear();
+        self.damaged.clear();
+        self.catch_up()?;
+        self.db
+            .insert(INDEX_FORMAT, &FORMAT_VERSION.to_be_bytes())?;
+        self.db.insert(INDEX_COMPLETE, b"1")?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Index every frame past what the index has recorded for each segment,
+    /// setting aside a torn tail and noting damage.
+    fn catch_up(&mut self) -> Result<(), StoreError> {
+        let mut seen = Vec::new();
+        for (log, path) in self.segment_files()? {
+            seen.push(log);
+            self.catch_up_log(log, &path)?;
+        }
+        for item in self.logs.iter() {
+            let (key, _) = item?;
+            let Ok(log) = <[u8; 32]>::try_from(&key[..]) else {
+                continue;
+            };
+            if !seen.contains(&log) {
+                self.mark_damaged(
+                    log,
+                    "the index lists this log but its segment file is missing",
+                );
+            }
+        }
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn catch_up_log(&mut self, log: [u8; 32], path: &Path) -> Result<(), StoreError> {
+        let state = self.log_state(&log)?;
+        let file_len = fs::metadata(path).map_err(io_at(path))?.len();
+        if file_len < state.end {
+            self.mark_damaged(
+                log,
+                &format!(
+                    "the segment is {file_len} bytes but the index recorded {} bytes of acknowledged entries",
+                    state.end
+                ),
+            );
+            return Ok(());
+        }
+        if file_len == state.end {
+            return Ok(());
+        }
+        let mut reader = match SegmentReader::open_from(path, Some(state.end)) {
+            Ok(r) => r,
+            Err(SegmentError::BadHeader) => {
+                self.mark_damaged(log, "the segment file header is damaged");
+                return Ok(());
+            }
+            Err(SegmentError::Io(e)) => return Err(io_at(path)(e)),
+        };
+        if reader.log_key() != &log {
+            self.mark_damaged(log, "the segment file header names another log");
+            return Ok(());
+        }
+        let mut frontier = self.frontier(&log, state.size)?;
+        let mut state = state;
+        let mut added = 0u64;
+        for item in &mut reader {
+            match item.map_err(io_at(path))? {
+                ScanItem::Frame {
+                    offset,
+                    entry,
+                    signature,
+                } => {
+                    let checked = check_frame(&log, state.size, &entry, &signature);
+                    let signed = match checked {
+                        Ok(signed) => signed,
+                        Err(reason) => {
+                            self.mark_damaged(
+                                log,
+                                &format!("entry {} at offset {offset}: {reason}", state.size),
+                            );
+                            break;
+                        }
+                    };
+                    let frame_len = (FRAME_HEADER_LEN + entry.len() + SIGNATURE_LEN) as u64;
+                    self.index_entry(&signed, offset, &mut frontier)?;
+                    state = LogState {
+                        size: state.size + 1,
+                        end: offset + frame_len,
+                        root: frontier.root(),
+                    };
+                    self.logs.insert(log, &state.to_bytes()[..])?;
+                    added += 1;
+                }
+                ScanItem::Torn { offset, len } => {
+                    let saved_to = self.set_aside(&log, path, offset)?;
+                    self.warnings.push(StoreWarning::TornTailSetAside {
+                        log,
+                        offset,
+                        len,
+                        saved_to,
+                    });
+                }
+                ScanItem::Corrupt { offset, len } => {
+                    self.mark_damaged(
+                        log,
+                        &format!("{len} bytes at offset {offset} are not a valid frame"),
+                    );
+                    break;
+                }
+            }
+        }
+        self.logs.insert(log, &state.to_bytes()[..])?;
+        self.frontiers.insert(log, frontier);
+        // An index that had recorded this log already and was only behind is
+        // worth a word; a fresh build is not.
+        if added > 0 && self.db.get(INDEX_COMPLETE)?.is_some() {
+            self.warnings.push(StoreWarning::IndexCaughtUp {
+                log,
+                entries: added,
+            });
+        }
+        Ok(())
+    }
+
+    fn mark_damaged(&mut self, log: [u8; 32], reason: &str) {
+        self.damaged.insert(log, reason.to_string());
+        self.warnings.push(StoreWarning::LogDamaged {
+            log,
+            reason: reason.to_string(),
+        });
+    }
+
+    /// Copy the bytes from `offset` to the end into `set-aside/`, sync the
+    /// copy, then cut the segment back to `offset`.
+    fn set_aside(&self, log: &[u8; 32], path: &Path, offset: u64) -> Result<PathBuf, StoreError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(io_at(path))?;
+        let len = file.metadata().map_err(io_at(path))?.len();
+        let mut tail = vec![0u8; (len - offset) as usize];
+        file.read_exact_at(&mut tail, offset).map_err(io_at(path))?;
+        let dir = self.root.join(SET_ASIDE_DIR);
+        fs::create_dir_all(&dir).map_err(io_at(&dir))?;
+        let stamp = OffsetDateTime::now_utc().unix_timestamp();
+        let mut n = 0;
+        let saved_to = loop {
+            let name = format!("{}.{offset}.{stamp}.{n}.torn", hex::encode(log));
+            let candidate = dir.join(name);
+            if !candidate.exists() {
+                break candidate;
+            }
+            n += 1;
+        };
+        write_new_synced(&saved_to, &tail)?;
+        sync_dir(&dir).map_err(io_at(&dir))?;
+        file.set_len(offset).map_err(io_at(path))?;
+        file.sync_all().map_err(io_at(path))?;
+        Ok(saved_to)
+    }
+
+    fn index_entry(
+        &self,
+        signed: &SignedEntry,
+        offset: u64,
+        frontier: &mut Frontier,
+    ) -> Result<(), StoreError> {
+        let log = *signed.entry.log.as_bytes();
+        let location = Location {
+            log,
+            seq: signed.entry.seq,
+            offset,
+            kind: signed.entry.kind,
+        };
+        self.entries.insert(signed.id.0, &location.to_bytes()[..])?;
+        self.seqs
+            .insert(seq_key(&log, signed.entry.seq), &signed.id.0)?;
+        for (node, hash) in frontier.push(merkle::leaf_hash(&signed.bytes)) {
+            self.nodes.insert(node_key(&log, node), &hash.0)?;
+        }
+        Ok(())
+    }
+
+    fn frontier(&mut self, log: &[u8; 32], size: u64) -> Result<Frontier, StoreError> {
+        if let Some(f) = self.frontiers.get(log) {
+            if f.size() == size {
+                return Ok(f.clone());
+            }
+        }
+        let nodes = &self.nodes;
+        Frontier::from_nodes(size, |node| {
+            nodes
+                .get(node_key(log, node))?
+                .and_then(|v| <[u8; 32]>::try_from(&v[..]).ok().map(Hash))
+                .ok_or_else(|| {
+                    StoreError::Index(sled::Error::ReportableBug(format!(
+                        "merkle node {node:?} is missing from the index"
+                    )))
+                })
+        })
+    }
+
+    /// Segment files in `logs/`, with the log key their name gives.
+    pub fn segment_files(&self) -> Result<Vec<([u8; 32], PathBuf)>, StoreError> {
+        let dir = self.root.join(LOGS_DIR);
+        let mut out = Vec::new();
+        for item in fs::read_dir(&dir).map_err(io_at(&dir))? {
+            let path = item.map_err(io_at(&dir))?.path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let Some(stem) = name.strip_suffix(".seg") else {
+                continue;
+            };
+            let mut log = [0u8; 32];
+            if hex::decode_to_slice(stem, &mut log).is_ok() {
+                out.push((log, path));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    pub fn segment_path(&self, log: &[u8; 32]) -> PathBuf {
+        self.root
+            .join(LOGS_DIR)
+            .join(format!("{}.seg", hex::encode(log)))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn meta(&self) -> &StoreMeta {
+        &self.meta
+    }
+
+    pub fn group_key(&self) -> &VerifyingKey {
+        &self.group_key
+    }
+
+    /// What opening the store found and repaired.
+    pub fn warnings(&self) -> &[StoreWarning] {
+        &self.warnings
+    }
+
+    /// Logs with damage the store refused to repair, with the reason.
+    pub fn damaged_logs(&self) -> &HashMap<[u8; 32], String> {
+        &self.damaged
+    }
+
+    pub fn log_state(&self, log: &[u8; 32]) -> Result<LogState, StoreError> {
+        match self.logs.get(log)? {
+            None => Ok(LogState::empty()),
+            Some(v) => LogState::from_bytes(&v).ok_or_else(|| {
+                StoreError::Index(sled::Error::ReportableBug(
+                    "a log state record has the wrong length".into(),
+                ))
+            }),
+        }
+    }
+
+    /// Every log the index knows, with its state.
+    pub fn logs(&self) -> Result<Vec<([u8; 32], LogState)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.logs.iter() {
+            let (k, v) = item?;
+            if let (Ok(log), Some(state)) = (<[u8; 32]>::try_from(&k[..]), LogState::from_bytes(&v))
+            {
+                out.push((log, state));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Read the group's secret key, decrypting it with `passphrase`.
+    pub fn signing_key(&self, passphrase: Option<&[u8]>) -> Result<SigningKey, StoreError> {
+        let path = self.root.join(SECRET_KEY_FILE);
+        let text = fs::read_to_string(&path).map_err(io_at(&path))?;
+        let key = keys::open_secret_key(&text, passphrase).map_err(|source| StoreError::Key {
+            path: path.clone(),
+            source,
+        })?;
+        if key.verifying_key() != self.group_key {
+            return Err(StoreError::Key {
+                path,
+                source: KeyError::PublicKeyMismatch,
+            });
+        }
+        Ok(key)
+    }
+
+    /// Whether the group's secret key file needs a passphrase.
+    pub fn secret_key_is_encrypted(&self) -> Result<bool, StoreError> {
+        let path = self.root.join(SECRET_KEY_FILE);
+        let text = fs::read_to_string(&path).map_err(io_at(&path))?;
+        keys::secret_key_is_encrypted(&text).map_err(|source| StoreError::Key { path, source })
+    }
+
+    /// Sign `records` as consecutive entries of `key`'s log and append them;
+    /// returns only after the segment is synced (one sync for the batch).
+    pub fn append_records(
+        &mut self,
+        key: &SigningKey,
+        records: Vec<Record>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SignedEntry>, StoreError> {
+        let log = key.verifying_key().to_bytes();
+        if let Some(reason) = self.damaged.get(&log) {
+            return Err(StoreError::LogDamaged {
+                log: short_log(&log),
+                reason: reason.clone(),
+            });
+        }
+        let state = self.log_state(&log)?;
+        let mut signed = Vec::with_capacity(records.len());
+        for (i, record) in records.into_iter().enumerate() {
+            let entry = Entry::record(key.verifying_key(), state.size + i as u64, now, record);
+            signed.push(entry.sign(key)?);
+        }
+        let frames: Vec<Vec<u8>> = signed
+            .iter()
+            .map(|s| encode_frame(&s.bytes, &s.signature.to_bytes()))
+            .collect();
+        let offsets = self.writer(&log, state.end)?.append(&frames).map_err(|e| {
+            let path = self.segment_path(&log);
+            io_at(&path)(e)
+        })?;
+        // Durable from here on. The index follows; if it fails or the process
+        // dies, the next open catches up from the segment.
+        let mut frontier = self.frontier(&log, state.size)?;
+        for (s, offset) in signed.iter().zip(&offsets) {
+            self.index_entry(s, *offset, &mut frontier)?;
+        }
+        let end = self.writers.get(&log).map_or(state.end, SegmentWriter::len);
+        let new_state = LogState {
+            size: frontier.size(),
+            end,
+            root: frontier.root(),
+        };
+        self.logs.insert(log, &new_state.to_bytes()[..])?;
+        self.frontiers.insert(log, frontier);
+        self.db.flush()?;
+        Ok(signed)
+    }
+
+    fn writer(&mut self, log: &[u8; 32], end: u64) -> Result<&mut SegmentWriter, StoreError> {
+        if !self.writers.contains_key(log) {
+            let path = self.segment_path(log);
+            let writer = if path.exists() {
+                SegmentWriter::open(&path, end)
+            } else {
+                SegmentWriter::create(&path, log)
+            }
+            .map_err(io_at(&path))?;
+            self.writers.insert(*log, writer);
+        }
+        Ok(self.writers.get_mut(log).expect("writer inserted above"))
+    }
+
+    /// Resolve a full id or a unique prefix of at least 8 hex characters.
+    pub fn resolve(&self, text: &str) -> Result<EntryId, StoreError> {
+        let prefix = text.trim().to_ascii_lowercase();
+        if prefix.len() < 8 {
+            return Err(StoreError::BadId(
+                text.into(),
+                "give at least 8 hex characters",
+            ));
+        }
+        if prefix.len() > 64 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::BadId(
+                text.into(),
+                "an id is up to 64 hex characters (0-9, a-f)",
+            ));
+        }
+        let even = &prefix[..prefix.len() & !1];
+        let bytes = hex::decode(even).unwrap_or_default();
+        let mut matches = Vec::new();
+        for item in self.entries.scan_prefix(&bytes) {
+            let (k, _) = item?;
+            let id = hex::encode(&k);
+            if id.starts_with(&prefix) {
+                matches.push(id);
+                if matches.len() > 5 {
+                    break;
+                }
+            }
+        }
+        match matches.len() {
+            0 => Err(StoreError::NotFound(prefix)),
+            1 => Ok(EntryId::from_hex(&matches[0]).expect("index keys are 32 bytes")),
+            _ => Err(StoreError::Ambiguous {
+                prefix,
+                candidates: matches,
+            }),
+        }
+    }
+
+    pub fn location(&self, id: &EntryId) -> Result<Option<Location>, StoreError> {
+        Ok(self
+            .entries
+            .get(id.0)?
+            .and_then(|v| Location::from_bytes(&v)))
+    }
+
+    /// Read an entry from its segment and verify it completely (canonical
+    /// form, schema, signature, id) before returning it.
+    pub fn get(&self, id: &EntryId) -> Result<SignedEntry, StoreError> {
+        let location = self
+            .location(id)?
+            .ok_or_else(|| StoreError::NotFound(id.to_hex()))?;
+        let signed = self.read_at(&location)?;
+        if signed.id != *id {
+            return Err(StoreError::Corrupt {
+                log: short_log(&location.log),
+                offset: location.offset,
+                message: format!(
+                    "the index says entry {id} is here, but these bytes have id {}",
+                    signed.id
+                ),
+            });
+        }
+        Ok(signed)
+    }
+
+    fn read_at(&self, location: &Location) -> Result<SignedEntry, StoreError> {
+        let path = self.segment_path(&location.log);
+        let corrupt = |message: String| StoreError::Corrupt {
+            log: short_log(&location.log),
+            offset: location.offset,
+            message,
+        };
+        let file = File::open(&path).map_err(io_at(&path))?;
+        let mut header = [0u8; FRAME_HEADER_LEN];
+        file.read_exact_at(&mut header, location.offset)
+            .map_err(|e| corrupt(format!("cannot read the frame: {e}")))?;
+        let len = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        if len > crate::entry::MAX_ENTRY_BYTES {
+            return Err(corrupt("the frame header is damaged".into()));
+        }
+        let mut body = vec![0u8; len + SIGNATURE_LEN];
+        file.read_exact_at(&mut body, location.offset + FRAME_HEADER_LEN as u64)
+            .map_err(|e| corrupt(format!("cannot read the frame: {e}")))?;
+        let (entry, signature) = body.split_at(len);
+        SignedEntry::decode(entry, signature).map_err(|e| corrupt(e.to_string()))
+    }
+
+    /// Every entry of every log in log order, each read from its segment and
+    /// verified; `kind` filters on the index before anything is read.
+    pub fn entries(
+        &self,
+        kind: Option<EntryKind>,
+    ) -> impl Iterator<Item = Result<SignedEntry, StoreError>> + '_ {
+        self.seqs.iter().filter_map(move |item| {
+            let located = item.map_err(StoreError::from).and_then(|(_, id)| {
+                let id = <[u8; 32]>::try_from(&id[..]).map_err(|_| {
+                    StoreError::Index(sled::Error::ReportableBug("bad entry id length".into()))
+                })?;
+                let location = self.location(&EntryId(id))?.ok_or_else(|| {
+                    StoreError::Index(sled::Error::ReportableBug(
+                        "an entry listed by sequence has no location".into(),
+                    ))
+                })?;
+                Ok(location)
+            });
+            match located {
+                Err(e) => Some(Err(e)),
+                Ok(location) if kind.is_some_and(|k| k != location.kind) => None,
+                Ok(location) => Some(self.read_at(&location)),
+            }
+        })
+    }
+
+    /// The index's id for (log, seq), for audit.
+    pub fn id_at(&self, log: &[u8; 32], seq: u64) -> Result<Option<EntryId>, StoreError> {
+        Ok(self
+            .seqs
+            .get(seq_key(log, seq))?
+            .and_then(|v| <[u8; 32]>::try_from(&v[..]).ok().map(EntryId)))
+    }
+
+    /// The stored Merkle node, for audit.
+    pub fn stored_node(&self, log: &[u8; 32], node: NodeId) -> Result<Option<Hash>, StoreError> {
+        Ok(self
+            .nodes
+            .get(node_key(log, node))?
+            .and_then(|v| <[u8; 32]>::try_from(&v[..]).ok().map(Hash)))
+    }
+
+    /// Number of entries the index holds, over all logs.
+    pub fn indexed_entries(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Files in `set-aside/`: torn tails moved out of segments.
+    pub fn set_aside_files(&self) -> Result<Vec<PathBuf>, StoreError> {
+        let dir = self.root.join(SET_ASIDE_DIR);
+        let mut out = Vec::new();
+        match fs::read_dir(&dir) {
+            Ok(items) => {
+                for item in items {
+                    out.push(item.map_err(io_at(&dir))?.path());
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_at(&dir)(e)),
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// Decode and verify one frame found in `log`'s segment at position `seq`.
+pub fn check_frame(
+    log: &[u8; 32],
+    seq: u64,
+    entry: &[u8],
+    signature: &[u8],
+) -> Result<SignedEntry, String> {
+    let decoded = decode_entry(entry).map_err(|e| e.to_string())?;
+    if decoded.log.as_bytes() != log {
+        return Err("the entry names another log".into());
+    }
+    if decoded.seq != seq {
+        return Err(format!(
+            "sequence number {} where {seq} was expected",
+            decoded.seq
+        ));
+    }
+    let signature = parse_signature(signature).map_err(|e| e.to_string())?;
+    verify_signature(&decoded.log, entry, &signature).map_err(|e| e.to_string())?;
+    Ok(SignedEntry {
+        id: EntryId::of(entry),
+        entry: decoded,
+        bytes: entry.to_vec(),
+        signature,
+    })
+}
+
+fn seq_key(log: &[u8; 32], seq: u64) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..32].copy_from_slice(log);
+    key[32..].copy_from_slice(&seq.to_be_bytes());
+    key
+}
+
+fn node_key(log: &[u8; 32], node: NodeId) -> [u8; 41] {
+    let mut key = [0u8; 41];
+    key[..32].copy_from_slice(log);
+    key[32] = node.level;
+    key[33..].copy_from_slice(&node.index.to_be_bytes());
+    key
+}
+
+fn parse_key_hex(text: &str) -> Option<VerifyingKey> {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(text, &mut bytes).ok()?;
+    VerifyingKey::from_bytes(&bytes).ok()
+}
+
+fn acquire_lock(root: &Path) -> Result<File, StoreError> {
+    let path = root.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_at(&path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(StoreError::InUse {
+            path: root.to_path_buf(),
+        }),
+        Err(fs::TryLockError::Error(e)) => Err(io_at(&path)(e)),
+    }
+}
+
+fn remove_index(path: &Path) -> Result<(), StoreError> {
+    match fs::remove_dir_all(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_at(path)(e)),
+    }
+}
+
+/// Write a file that must not exist yet and sync it.
+fn write_new_synced(path: &Path, contents: &[u8]) -> Result<(), StoreError> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(io_at(path))?;
+    file.write_all(contents).map_err(io_at(path))?;
+    file.sync_all().map_err(io_at(path))
+}
