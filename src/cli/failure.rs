@@ -91,11 +91,13 @@ impl From<StoreError> for Failure {
 
 /// A record that does not pass the schema, with the input's name.
 pub fn record_failure(source: &str, e: RecordError) -> Failure {
-    let at = match (&e.field, e.line, e.column) {
-        (Some(field), _, _) => format!("{source}: field `{field}`"),
-        (None, Some(line), Some(column)) => format!("{source}:{line}:{column}"),
-        _ => source.to_string(),
-    };
+    let mut at = source.to_string();
+    if let (Some(line), Some(column)) = (e.line, e.column) {
+        at.push_str(&format!(":{line}:{column}"));
+    }
+    if let Some(field) = &e.field {
+        at.push_str(&format!(": field `{field}`"));
+    }
     let failure = Failure::usage(format!("{at}: {}", e.message));
     let failure = match &e.hint {
         Some(h) => failure.hint(h.clone()),

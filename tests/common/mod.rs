@@ -1,0 +1,110 @@
+//! Helpers shared by the integration tests: a throw-away store driven through
+//! the real `sijill` binary.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+
+pub const CASUALTY: &str = include_str!("../../fixtures/records/casualty.json");
+pub const MISSING: &str = include_str!("../../fixtures/records/missing.json");
+
+pub struct TestStore {
+    pub _temp: tempfile::TempDir,
+    pub dir: PathBuf,
+}
+
+impl TestStore {
+    /// A new store without a passphrase.
+    pub fn new() -> TestStore {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().join("store");
+        let out = sijill(&dir)
+            .args(["init", "--org", "Test Group", "--no-passphrase"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        TestStore { _temp: temp, dir }
+    }
+
+    pub fn cmd(&self) -> Command {
+        sijill(&self.dir)
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    /// Add a record from JSON on stdin; returns the id printed.
+    pub fn add(&self, kind: &str, json: &str) -> String {
+        let out = self
+            .cmd()
+            .args(["add", kind, "--json", "-"])
+            .write_stdin(json)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let id = String::from_utf8(out.stdout).unwrap();
+        id.trim_end().to_string()
+    }
+
+    pub fn segment(&self) -> PathBuf {
+        let logs = self.dir.join("logs");
+        let mut files: Vec<_> = std::fs::read_dir(&logs)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        assert_eq!(files.len(), 1, "one log expected");
+        files.remove(0)
+    }
+}
+
+pub fn sijill(store: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("sijill").unwrap();
+    cmd.env_remove("SIJILL_PASSPHRASE")
+        .env_remove("SIJILL_STORE")
+        .arg("--store")
+        .arg(store);
+    cmd
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Every file under `dir` with its bytes, to compare a store before and after.
+pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                // The index is derived and sled rewrites its files on open.
+                if !p.ends_with("index") {
+                    stack.push(p);
+                }
+            } else if !p.ends_with("lock") {
+                let bytes = std::fs::read(&p).unwrap();
+                out.push((p, bytes));
+            }
+        }
+    }
+    out.sort();
+    out
+}
