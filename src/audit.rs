@@ -296,11 +296,18 @@ fn audit_log(
                 }
                 if seq != expected_seq {
                     ok = false;
-                    let what = if seq > expected_seq {
+                    let gap = seq.saturating_sub(expected_seq);
+                    let missing = if gap == 1 {
+                        "1 entry is missing".to_string()
+                    } else {
+                        format!("{gap} entries are missing")
+                    };
+                    let what = if seq > expected_seq && expected_seq == 0 {
+                        format!("the log starts at sequence number {seq}, not 0: {missing}")
+                    } else if seq > expected_seq {
                         format!(
-                            "sequence number {seq} follows {}: {} entries are missing",
-                            expected_seq as i128 - 1,
-                            seq - expected_seq
+                            "sequence number {seq} follows {}: {missing}",
+                            expected_seq - 1
                         )
                     } else {
                         format!(

@@ -12,6 +12,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -253,6 +254,8 @@ pub struct Store {
     /// Log key || level || index -> hash of a perfect Merkle subtree.
     nodes: sled::Tree,
     writers: HashMap<[u8; 32], SegmentWriter>,
+    /// Open segment files for reads, so listing does not reopen a file per entry.
+    readers: Mutex<HashMap<[u8; 32], Arc<File>>>,
     frontiers: HashMap<[u8; 32], Frontier>,
     damaged: HashMap<[u8; 32], String>,
     warnings: Vec<StoreWarning>,
@@ -288,24 +291,22 @@ impl Store {
             source,
         })?;
         let public = signing.verifying_key();
-        let created = crate::entry::format_timestamp(options.now);
-        let secret_text = keys::seal_secret_key(
-            &signing,
-            options.organisation,
-            options.now,
-            options.passphrase,
-        )
-        .map_err(|source| StoreError::Key {
-            path: root.join(SECRET_KEY_FILE),
-            source,
-        })?;
+        // Whole seconds everywhere a time is written, as in entries.
+        let now = options.now.replace_nanosecond(0).unwrap_or(options.now);
+        let created = crate::entry::format_timestamp(now);
+        let secret_text =
+            keys::seal_secret_key(&signing, options.organisation, now, options.passphrase)
+                .map_err(|source| StoreError::Key {
+                    path: root.join(SECRET_KEY_FILE),
+                    source,
+                })?;
         let secret_path = root.join(SECRET_KEY_FILE);
         keys::write_private_file(&secret_path, secret_text.as_bytes())
             .map_err(io_at(&secret_path))?;
         let public_file = PublicKeyFile {
             key: public,
             organisation: Some(options.organisation.to_string()),
-            created: Some(options.now),
+            created: Some(now),
         };
         let public_path = root.join(PUBLIC_KEY_FILE);
         write_new_synced(&public_path, public_file.to_text().as_bytes())?;
@@ -407,6 +408,7 @@ impl Store {
             nodes: db.open_tree("merkle-nodes")?,
             db,
             writers: HashMap::new(),
+            readers: Mutex::new(HashMap::new()),
             frontiers: HashMap::new(),
             damaged: HashMap::new(),
             warnings: Vec::new(),
@@ -858,7 +860,7 @@ impl Store {
             offset: location.offset,
             message,
         };
-        let file = File::open(&path).map_err(io_at(&path))?;
+        let file = self.reader(&location.log, &path)?;
         let mut header = [0u8; FRAME_HEADER_LEN];
         file.read_exact_at(&mut header, location.offset)
             .map_err(|e| corrupt(format!("cannot read the frame: {e}")))?;
@@ -871,6 +873,16 @@ impl Store {
             .map_err(|e| corrupt(format!("cannot read the frame: {e}")))?;
         let (entry, signature) = body.split_at(len);
         SignedEntry::decode(entry, signature).map_err(|e| corrupt(e.to_string()))
+    }
+
+    fn reader(&self, log: &[u8; 32], path: &Path) -> Result<Arc<File>, StoreError> {
+        let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(file) = readers.get(log) {
+            return Ok(file.clone());
+        }
+        let file = Arc::new(File::open(path).map_err(io_at(path))?);
+        readers.insert(*log, file.clone());
+        Ok(file)
     }
 
     /// Every entry of every log in log order, each read from its segment and
