@@ -149,37 +149,41 @@ pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
     }
     let indexed = store.indexed_entries() as u64;
     if indexed > report.entries_indexed_in_segments {
-        report.findings.push(Finding {
-            severity: Severity::Error,
-            property: Property::Index,
-            log: None,
-            key_id: None,
-            seq: None,
-            entry: None,
-            offset: None,
-            message: format!(
+        report.findings.push(store_finding(
+            Severity::Error,
+            Property::Index,
+            format!(
                 "the index holds {} entries that are in no segment",
                 indexed - report.entries_indexed_in_segments
             ),
-        });
+        ));
     }
     for path in store.set_aside_files()? {
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        report.findings.push(Finding {
-            severity: Severity::Warning,
-            property: Property::TornTail,
-            log: None,
-            key_id: None,
-            seq: None,
-            entry: None,
-            offset: None,
-            message: format!(
+        report.findings.push(store_finding(
+            Severity::Warning,
+            Property::TornTail,
+            format!(
                 "{size} bytes of an incomplete write (never acknowledged) were set aside in {}",
                 path.display()
             ),
-        });
+        ));
     }
     Ok(report)
+}
+
+/// A finding about the store as a whole rather than one log.
+fn store_finding(severity: Severity, property: Property, message: String) -> Finding {
+    Finding {
+        severity,
+        property,
+        log: None,
+        key_id: None,
+        seq: None,
+        entry: None,
+        offset: None,
+        message,
+    }
 }
 
 fn finding(severity: Severity, property: Property, log: &[u8; 32]) -> Finding {

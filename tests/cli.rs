@@ -76,12 +76,7 @@ fn unknown_field_is_named_and_nothing_is_written() {
     store.add("casualty", CASUALTY);
     let before = snapshot(&store.dir);
     let bad = CASUALTY.replace("\"sex\"", "\"gender\"");
-    let out = store
-        .cmd()
-        .args(["add", "casualty", "--json", "-"])
-        .write_stdin(bad)
-        .output()
-        .unwrap();
+    let out = store.try_add("casualty", &bad);
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
     let err = stderr(&out);
@@ -95,12 +90,7 @@ fn unknown_field_is_named_and_nothing_is_written() {
 fn nested_unknown_field_and_impossible_date_are_named() {
     let store = TestStore::new();
     let nested = CASUALTY.replace("\"district\"", "\"distrct\"");
-    let out = store
-        .cmd()
-        .args(["add", "casualty", "--json", "-"])
-        .write_stdin(nested)
-        .output()
-        .unwrap();
+    let out = store.try_add("casualty", &nested);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(
@@ -109,12 +99,7 @@ fn nested_unknown_field_and_impossible_date_are_named() {
     );
 
     let impossible = CASUALTY.replace("2018-01-25", "2018-02-30");
-    let out = store
-        .cmd()
-        .args(["add", "casualty", "--json", "-"])
-        .write_stdin(impossible)
-        .output()
-        .unwrap();
+    let out = store.try_add("casualty", &impossible);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(
@@ -123,12 +108,7 @@ fn nested_unknown_field_and_impossible_date_are_named() {
     );
 
     let future = CASUALTY.replace("2018-01-25", "2999-01-01");
-    let out = store
-        .cmd()
-        .args(["add", "casualty", "--json", "-"])
-        .write_stdin(future)
-        .output()
-        .unwrap();
+    let out = store.try_add("casualty", &future);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("date_of_death"), "{}", stderr(&out));
 }
@@ -136,12 +116,10 @@ fn nested_unknown_field_and_impossible_date_are_named() {
 #[test]
 fn malformed_json_gives_line_and_column() {
     let store = TestStore::new();
-    let out = store
-        .cmd()
-        .args(["add", "missing", "--json", "-"])
-        .write_stdin("{\n  \"name\": {\"ar\": \"سارة\"},\n  \"sex\": female\n}")
-        .output()
-        .unwrap();
+    let out = store.try_add(
+        "missing",
+        "{\n  \"name\": {\"ar\": \"سارة\"},\n  \"sex\": female\n}",
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(err.contains("<stdin>:3:"), "{err}");
@@ -257,12 +235,7 @@ fn a_second_process_gets_store_in_use() {
     let store = TestStore::new();
     let held = sijill::store::Store::open(&store.dir).unwrap();
     let before = snapshot(&store.dir);
-    let out = store
-        .cmd()
-        .args(["add", "casualty", "--json", "-"])
-        .write_stdin(CASUALTY)
-        .output()
-        .unwrap();
+    let out = store.try_add("casualty", CASUALTY);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("in use"), "{}", stderr(&out));
     assert!(!stderr(&out).contains("panicked"));

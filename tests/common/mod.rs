@@ -41,14 +41,18 @@ impl TestStore {
         self.cmd().args(args).output().unwrap()
     }
 
-    /// Add a record from JSON on stdin; returns the id printed.
-    pub fn add(&self, kind: &str, json: &str) -> String {
-        let out = self
-            .cmd()
+    /// Run `add KIND --json -` with `json` on stdin.
+    pub fn try_add(&self, kind: &str, json: &str) -> Output {
+        self.cmd()
             .args(["add", kind, "--json", "-"])
             .write_stdin(json)
             .output()
-            .unwrap();
+            .unwrap()
+    }
+
+    /// Add a record from JSON on stdin; returns the id printed.
+    pub fn add(&self, kind: &str, json: &str) -> String {
+        let out = self.try_add(kind, json);
         assert!(
             out.status.success(),
             "{}",
