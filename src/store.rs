@@ -209,6 +209,8 @@ pub enum StoreError {
     },
     #[error("log {log} is damaged ({reason}); nothing can be appended to it")]
     LogDamaged { log: String, reason: String },
+    #[error("log {log}: cannot make the proof: {message}")]
+    Proof { log: String, message: String },
     #[error("{0:?} is not an entry id: {1}")]
     BadId(String, &'static str),
     #[error("no entry with id {0}")]
@@ -617,17 +619,73 @@ impl Store {
                 return Ok(f.clone());
             }
         }
-        let nodes = &self.nodes;
-        Frontier::from_nodes(size, |node| {
-            nodes
-                .get(node_key(log, node))?
-                .and_then(|v| <[u8; 32]>::try_from(&v[..]).ok().map(Hash))
-                .ok_or_else(|| {
-                    StoreError::Index(sled::Error::ReportableBug(format!(
-                        "merkle node {node:?} is missing from the index"
-                    )))
-                })
+        Frontier::from_nodes(size, |node| self.required_node(log, node))
+    }
+
+    /// A perfect Merkle node the index must hold.
+    fn required_node(&self, log: &[u8; 32], node: NodeId) -> Result<Hash, StoreError> {
+        self.stored_node(log, node)?.ok_or_else(|| {
+            StoreError::Index(sled::Error::ReportableBug(format!(
+                "merkle node {node:?} is missing from the index"
+            )))
         })
+    }
+
+    /// An RFC 6962 inclusion proof for an entry in its log's tree of `size`
+    /// entries (the current size when `None`), with the root it proves against.
+    pub fn inclusion_proof(
+        &self,
+        id: &EntryId,
+        size: Option<u64>,
+    ) -> Result<(Location, u64, Hash, Vec<Hash>), StoreError> {
+        let location = self
+            .location(id)?
+            .ok_or_else(|| StoreError::NotFound(id.to_hex()))?;
+        let state = self.log_state(&location.log)?;
+        let size = size.unwrap_or(state.size);
+        let log = location.log;
+        // The root first: it refuses a size the log has not reached.
+        let root = self.root_at(&log, size)?;
+        let proof =
+            merkle::inclusion_proof(location.seq, size, |node| self.required_node(&log, node))
+                .map_err(|e| proof_failure(&log, e))?;
+        Ok((location, size, root, proof))
+    }
+
+    /// An RFC 6962 consistency proof between two sizes of a log.
+    pub fn consistency_proof(
+        &self,
+        log: &[u8; 32],
+        old_size: u64,
+        new_size: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
+        let state = self.log_state(log)?;
+        if new_size > state.size {
+            return Err(proof_failure(
+                log,
+                merkle::ProofGenError::<StoreError>::OutOfRange {
+                    index: new_size,
+                    size: state.size,
+                },
+            ));
+        }
+        merkle::consistency_proof(old_size, new_size, |node| self.required_node(log, node))
+            .map_err(|e| proof_failure(log, e))
+    }
+
+    /// The root of a log's tree at any size up to its current one.
+    pub fn root_at(&self, log: &[u8; 32], size: u64) -> Result<Hash, StoreError> {
+        let state = self.log_state(log)?;
+        if size > state.size {
+            return Err(proof_failure(
+                log,
+                merkle::ProofGenError::<StoreError>::OutOfRange {
+                    index: size,
+                    size: state.size,
+                },
+            ));
+        }
+        Ok(Frontier::from_nodes(size, |node| self.required_node(log, node))?.root())
     }
 
     /// Segment files in `logs/`, with the log key their name gives.
@@ -975,6 +1033,13 @@ pub fn check_frame(
         bytes: entry.to_vec(),
         signature,
     })
+}
+
+fn proof_failure<E: std::fmt::Display>(log: &[u8; 32], e: merkle::ProofGenError<E>) -> StoreError {
+    StoreError::Proof {
+        log: short_log(log),
+        message: e.to_string(),
+    }
 }
 
 fn seq_key(log: &[u8; 32], seq: u64) -> [u8; 40] {

@@ -412,3 +412,51 @@ fn an_entry_copied_from_another_log_is_reported() {
         "{report:#}"
     );
 }
+
+/// The index keeps the Merkle nodes a log needs to prove, later, that an
+/// entry is in it and that a newer tree extends an older one (RFC 6962).
+#[test]
+fn stored_merkle_nodes_give_proofs_that_verify() {
+    use sijill::merkle::{leaf_hash, verify_consistency, verify_inclusion};
+    let store = TestStore::new();
+    let ids: Vec<String> = (0..7).map(|_| store.add("casualty", CASUALTY)).collect();
+    let s = sijill::store::Store::open(&store.dir).unwrap();
+    let log = s.group_key().to_bytes();
+    let state = s.log_state(&log).unwrap();
+    assert_eq!(state.size, 7);
+    for (seq, id) in ids.iter().enumerate() {
+        let id = sijill::entry::EntryId::from_hex(id).unwrap();
+        let entry = s.get(&id).unwrap();
+        for size in seq as u64 + 1..=7 {
+            let (location, at, root, proof) = s.inclusion_proof(&id, Some(size)).unwrap();
+            assert_eq!((location.seq, at), (seq as u64, size));
+            verify_inclusion(&leaf_hash(&entry.bytes), seq as u64, size, &proof, &root).unwrap();
+            if size == 7 {
+                assert_eq!(root, state.root);
+            }
+            // A proof for another leaf does not verify this one.
+            if seq > 0 {
+                assert!(verify_inclusion(
+                    &leaf_hash(&entry.bytes),
+                    seq as u64 - 1,
+                    size,
+                    &proof,
+                    &root
+                )
+                .is_err());
+            }
+        }
+    }
+    for old in 0..=7 {
+        for new in old..=7 {
+            let proof = s.consistency_proof(&log, old, new).unwrap();
+            let (a, b) = (s.root_at(&log, old).unwrap(), s.root_at(&log, new).unwrap());
+            verify_consistency(old, new, &a, &b, &proof).unwrap();
+        }
+    }
+    let first = sijill::entry::EntryId::from_hex(&ids[0]).unwrap();
+    assert!(
+        s.inclusion_proof(&first, Some(8)).is_err(),
+        "a size the log has not reached"
+    );
+}
