@@ -49,6 +49,9 @@ pub enum Property {
     Index,
     /// An incomplete final write left by a crash.
     TornTail,
+    /// A stored checkpoint the log does not match: entries were changed or
+    /// removed after the log's key signed its size and root.
+    Checkpoint,
 }
 
 impl Property {
@@ -65,6 +68,7 @@ impl Property {
             Property::MerkleRoot => "merkle-root",
             Property::Index => "index",
             Property::TornTail => "torn-tail",
+            Property::Checkpoint => "checkpoint",
         }
     }
 }
@@ -239,7 +243,39 @@ fn audit_log(
         });
     }
     let key = VerifyingKey::from_bytes(log).ok();
+    let checkpoints = match store.checkpoints(log) {
+        Ok(c) => c,
+        Err(e) => {
+            report.findings.push(Finding {
+                message: format!("the stored checkpoints cannot be read: {e}"),
+                ..finding(Severity::Error, Property::Checkpoint, log)
+            });
+            Vec::new()
+        }
+    };
     let mut frontier = Frontier::new();
+    let check_checkpoints = |frontier: &Frontier, report: &mut AuditReport| {
+        for c in checkpoints
+            .iter()
+            .filter(|c| c.signed.checkpoint.size == frontier.size())
+        {
+            if c.signed.checkpoint.root != frontier.root() {
+                report.findings.push(Finding {
+                    seq: frontier.size().checked_sub(1),
+                    message: format!(
+                        "the first {} entries have root {}, but the log's key signed root {} for that size ({}, {})",
+                        frontier.size(),
+                        frontier.root(),
+                        c.signed.checkpoint.root,
+                        c.source,
+                        c.received_at
+                    ),
+                    ..finding(Severity::Error, Property::Checkpoint, log)
+                });
+            }
+        }
+    };
+    check_checkpoints(&frontier, report);
     let mut expected_seq = 0u64;
     let mut valid = 0u64;
     let mut accounted = 0u64;
@@ -271,6 +307,7 @@ fn audit_log(
                         first_node_mismatch.get_or_insert(node);
                     }
                 }
+                check_checkpoints(&frontier, report);
                 let decoded = match decode_entry(&entry) {
                     Ok(d) => d,
                     Err(e) => {
@@ -391,6 +428,20 @@ fn audit_log(
                     )
                 });
             }
+        }
+    }
+    for c in &checkpoints {
+        if c.signed.checkpoint.size > frontier.size() {
+            report.findings.push(Finding {
+                message: format!(
+                    "the log holds {} entries, but its key signed a checkpoint of {} entries ({}, {}): entries were removed",
+                    frontier.size(),
+                    c.signed.checkpoint.size,
+                    c.source,
+                    c.received_at
+                ),
+                ..finding(Severity::Error, Property::Checkpoint, log)
+            });
         }
     }
     report.entries_checked += valid;

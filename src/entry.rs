@@ -201,10 +201,14 @@ impl Entry {
         map.insert("v".into(), Value::from(FORMAT_VERSION));
         map.insert("log".into(), Value::from(hex::encode(self.log.as_bytes())));
         map.insert("seq".into(), Value::from(self.seq));
-        map.insert(
-            "recorded_at".into(),
-            Value::from(format_timestamp(self.recorded_at)),
-        );
+        let recorded_at = format_timestamp(self.recorded_at);
+        if parse_timestamp(&recorded_at).is_none() {
+            return Err(EntryError::Field {
+                field: "recorded_at",
+                message: format!("{recorded_at:?} is outside the years 0000-9999; check the clock"),
+            });
+        }
+        map.insert("recorded_at".into(), Value::from(recorded_at));
         map.insert("kind".into(), Value::from(self.kind.as_str()));
         map.insert("body".into(), body);
         let bytes = to_canonical_bytes(&Value::Object(map))?;
@@ -314,7 +318,7 @@ pub fn decode_entry(bytes: &[u8]) -> Result<Entry, EntryError> {
     let log = take("log")?;
     let log = log
         .as_str()
-        .and_then(parse_public_key_hex)
+        .and_then(crate::keys::parse_public_key_hex)
         .ok_or(EntryError::Field {
             field: "log",
             message: "not 64 lowercase hex characters of a valid Ed25519 public key".into(),
@@ -364,16 +368,6 @@ pub fn decode_entry(bytes: &[u8]) -> Result<Entry, EntryError> {
         kind,
         body,
     })
-}
-
-fn parse_public_key_hex(text: &str) -> Option<VerifyingKey> {
-    if text.len() != 64 || text.bytes().any(|b| b.is_ascii_uppercase()) {
-        return None;
-    }
-    let mut bytes = [0u8; 32];
-    hex::decode_to_slice(text, &mut bytes).ok()?;
-    let key = VerifyingKey::from_bytes(&bytes).ok()?;
-    (!key.is_weak()).then_some(key)
 }
 
 fn truncate_to_seconds(t: OffsetDateTime) -> OffsetDateTime {

@@ -1001,6 +1001,19 @@ fn decode_hex_field(n: usize, name: &str, value: &str, out: &mut [u8]) -> Result
     Ok(())
 }
 
+/// A public key written as 64 lowercase hex characters, accepted only in
+/// canonical encoding and not of small order: the one rule every place that
+/// reads a key in hex (entries, store.json, key files) applies.
+pub fn parse_public_key_hex(text: &str) -> Option<VerifyingKey> {
+    if text.len() != 64 || text.bytes().any(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(text, &mut bytes).ok()?;
+    let key = VerifyingKey::from_bytes(&bytes).ok()?;
+    (key.to_edwards().compress().to_bytes() == bytes && !key.is_weak()).then_some(key)
+}
+
 /// Decode a public key: 64 lowercase hex characters that are the canonical
 /// encoding of an Ed25519 point that is not of small order.
 fn decode_public_key(n: usize, what: &str, value: &str) -> Result<VerifyingKey, KeyError> {

@@ -12,6 +12,7 @@ pub mod canonical;
 pub mod entry;
 pub mod keys;
 pub mod merkle;
+pub mod note;
 pub mod record;
 pub mod segment;
 pub mod store;

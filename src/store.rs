@@ -23,6 +23,7 @@ use crate::entry::{
 };
 use crate::keys::{self, KeyError, PublicKeyFile, SigningKey, VerifyingKey};
 use crate::merkle::{self, Frontier, Hash, NodeId};
+use crate::note::SignedCheckpoint;
 use crate::record::Record;
 use crate::segment::{
     encode_frame, sync_dir, ScanItem, SegmentError, SegmentReader, SegmentWriter, FRAME_HEADER_LEN,
@@ -37,6 +38,7 @@ pub const LOGS_DIR: &str = "logs";
 pub const SET_ASIDE_DIR: &str = "set-aside";
 pub const INDEX_DIR: &str = "index";
 pub const LOCK_FILE: &str = "lock";
+pub const CHECKPOINTS_DIR: &str = "checkpoints";
 /// Written last by a full index build; an index without it is rebuilt.
 const INDEX_COMPLETE: &[u8] = b"complete";
 const INDEX_FORMAT: &[u8] = b"format";
@@ -358,9 +360,11 @@ impl Store {
                 ),
             });
         }
-        let group_key = parse_key_hex(&meta.group_key).ok_or_else(|| StoreError::BadStoreFile {
-            path: meta_path.clone(),
-            message: "group_key is not a valid public key".into(),
+        let group_key = keys::parse_public_key_hex(&meta.group_key).ok_or_else(|| {
+            StoreError::BadStoreFile {
+                path: meta_path.clone(),
+                message: "group_key is not a valid public key".into(),
+            }
         })?;
         let lock = acquire_lock(root)?;
         let mut warnings = Vec::new();
@@ -700,9 +704,9 @@ impl Store {
             let Some(stem) = name.strip_suffix(".seg") else {
                 continue;
             };
-            let mut log = [0u8; 32];
-            if hex::decode_to_slice(stem, &mut log).is_ok() {
-                out.push((log, path));
+            // Only the lowercase name this program writes: one file per log.
+            if let Some(key) = keys::parse_public_key_hex(stem) {
+                out.push((key.to_bytes(), path));
             }
         }
         out.sort();
@@ -833,17 +837,19 @@ impl Store {
     }
 
     fn writer(&mut self, log: &[u8; 32], end: u64) -> Result<&mut SegmentWriter, StoreError> {
-        if !self.writers.contains_key(log) {
-            let path = self.segment_path(log);
-            let writer = if path.exists() {
-                SegmentWriter::open(&path, end)
-            } else {
-                SegmentWriter::create(&path, log)
+        let path = self.segment_path(log);
+        match self.writers.entry(*log) {
+            std::collections::hash_map::Entry::Occupied(open) => Ok(open.into_mut()),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                let writer = if path.exists() {
+                    SegmentWriter::open(&path, end)
+                } else {
+                    SegmentWriter::create(&path, log)
+                }
+                .map_err(io_at(&path))?;
+                Ok(slot.insert(writer))
             }
-            .map_err(io_at(&path))?;
-            self.writers.insert(*log, writer);
         }
-        Ok(self.writers.get_mut(log).expect("writer inserted above"))
     }
 
     /// Resolve a full id or a unique prefix of at least 8 hex characters.
@@ -876,7 +882,12 @@ impl Store {
         }
         match matches.len() {
             0 => Err(StoreError::NotFound(prefix)),
-            1 => Ok(EntryId::from_hex(&matches[0]).expect("index keys are 32 bytes")),
+            1 => EntryId::from_hex(&matches[0]).ok_or_else(|| {
+                StoreError::Index(sled::Error::ReportableBug(format!(
+                    "the index holds a malformed entry id {}; run `sijill reindex`",
+                    matches[0]
+                )))
+            }),
             _ => Err(StoreError::Ambiguous {
                 prefix,
                 candidates: matches,
@@ -1008,6 +1019,151 @@ impl Store {
     }
 }
 
+impl Store {
+    fn checkpoints_path(&self, log: &[u8; 32]) -> PathBuf {
+        self.root
+            .join(CHECKPOINTS_DIR)
+            .join(format!("{}.jsonl", hex::encode(log)))
+    }
+
+    /// Every checkpoint of `log` this store has signed or received, oldest
+    /// first. They are statements by the log's key, not derived data, so they
+    /// live in their own append-only file (FORMAT.md §6.4).
+    pub fn checkpoints(&self, log: &[u8; 32]) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        let path = self.checkpoints_path(log);
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_at(&path)(e)),
+        };
+        let key = VerifyingKey::from_bytes(log).map_err(|_| StoreError::BadStoreFile {
+            path: path.clone(),
+            message: "the file name is not a public key".into(),
+        })?;
+        let mut out = Vec::new();
+        // A last line without its newline was never acknowledged: skip it.
+        let complete = match text.rfind('\n') {
+            Some(end) => &text[..end + 1],
+            None => "",
+        };
+        for (i, line) in complete.lines().enumerate() {
+            let bad = |message: String| StoreError::BadStoreFile {
+                path: path.clone(),
+                message: format!("line {}: {message}", i + 1),
+            };
+            let record: CheckpointRecord =
+                serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
+            let signed = SignedCheckpoint::parse_and_verify(record.note.as_bytes(), &key)
+                .map_err(|e| bad(e.to_string()))?;
+            out.push(StoredCheckpoint {
+                signed,
+                received_at: record.received_at,
+                source: record.source,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The newest checkpoint held for `log`, by size.
+    pub fn latest_checkpoint(
+        &self,
+        log: &[u8; 32],
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        Ok(self
+            .checkpoints(log)?
+            .into_iter()
+            .max_by_key(|c| c.signed.checkpoint.size))
+    }
+
+    /// Append a checkpoint to the log's checkpoint file and sync it.
+    pub fn record_checkpoint(
+        &self,
+        log: &[u8; 32],
+        signed: &SignedCheckpoint,
+        source: &str,
+    ) -> Result<(), StoreError> {
+        let dir = self.root.join(CHECKPOINTS_DIR);
+        fs::create_dir_all(&dir).map_err(io_at(&dir))?;
+        let path = self.checkpoints_path(log);
+        let existed = path.exists();
+        let record = CheckpointRecord {
+            note: signed.to_text(),
+            received_at: crate::entry::format_timestamp(OffsetDateTime::now_utc()),
+            source: source.to_string(),
+        };
+        let mut line = serde_json::to_string(&record).unwrap_or_default();
+        line.push('\n');
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_at(&path))?;
+        file.write_all(line.as_bytes()).map_err(io_at(&path))?;
+        file.sync_all().map_err(io_at(&path))?;
+        if !existed {
+            sync_dir(&dir).map_err(io_at(&dir))?;
+        }
+        Ok(())
+    }
+
+    /// Sign a checkpoint of the group's log at its current size. Refuses to
+    /// sign anything inconsistent with a checkpoint this key signed before
+    /// (a smaller tree, or a tree whose prefix has another root). Returns the
+    /// latest checkpoint instead of signing again when the log has not grown.
+    pub fn sign_checkpoint(&mut self, key: &SigningKey) -> Result<SignedCheckpoint, StoreError> {
+        let log = key.verifying_key().to_bytes();
+        if let Some(reason) = self.damaged.get(&log) {
+            return Err(StoreError::LogDamaged {
+                log: short_log(&log),
+                reason: reason.clone(),
+            });
+        }
+        let state = self.log_state(&log)?;
+        let previous = self.checkpoints(&log)?;
+        for old in &previous {
+            let cp = &old.signed.checkpoint;
+            if cp.size > state.size || self.root_at(&log, cp.size)? != cp.root {
+                return Err(StoreError::Corrupt {
+                    log: short_log(&log),
+                    offset: 0,
+                    message: format!(
+                        "the log no longer matches the checkpoint it signed at size {} ({}); refusing to sign a checkpoint that contradicts it",
+                        cp.size, old.received_at
+                    ),
+                });
+            }
+        }
+        if let Some(last) = previous
+            .iter()
+            .rev()
+            .find(|c| c.signed.checkpoint.size == state.size)
+        {
+            return Ok(last.signed.clone());
+        }
+        let signed = SignedCheckpoint::sign(state.size, state.root, key);
+        self.record_checkpoint(&log, &signed, "signed")?;
+        Ok(signed)
+    }
+}
+
+/// One line of a checkpoint file.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckpointRecord {
+    note: String,
+    received_at: String,
+    source: String,
+}
+
+/// A checkpoint the store holds, with when and how it got it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    pub signed: SignedCheckpoint,
+    pub received_at: String,
+    /// `signed` (by this store), `imported` (from a bundle), `cosigned`.
+    pub source: String,
+}
+
 /// Decode and verify one frame found in `log`'s segment at position `seq`.
 pub fn check_frame(
     log: &[u8; 32],
@@ -1055,12 +1211,6 @@ fn node_key(log: &[u8; 32], node: NodeId) -> [u8; 41] {
     key[32] = node.level;
     key[33..].copy_from_slice(&node.index.to_be_bytes());
     key
-}
-
-fn parse_key_hex(text: &str) -> Option<VerifyingKey> {
-    let mut bytes = [0u8; 32];
-    hex::decode_to_slice(text, &mut bytes).ok()?;
-    VerifyingKey::from_bytes(&bytes).ok()
 }
 
 fn acquire_lock(root: &Path) -> Result<File, StoreError> {

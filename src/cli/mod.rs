@@ -62,6 +62,13 @@ enum Command {
     },
     /// Rebuild the index from the segment files
     Reindex,
+    /// Sign and print the current checkpoint of the group's log (a C2SP
+    /// signed note: origin, size, Merkle root)
+    Checkpoint {
+        /// Print JSON instead of the note text
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the whole workflow on a temporary store, explained as it goes
     Demo,
     /// Append generated records one by one, printing each id once it is
@@ -223,6 +230,19 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             } else {
                 EXIT_INTEGRITY
             })
+        }
+        Command::Checkpoint { json } => {
+            let mut store = open(&store_dir)?;
+            let key = signing_key(&store)?;
+            let signed = store.sign_checkpoint(&key)?;
+            let out = &mut io::stdout().lock();
+            if json {
+                output::checkpoint_json(out, &signed)
+            } else {
+                write!(out, "{signed}")
+            }
+            .map_err(write_failure)?;
+            Ok(0)
         }
         Command::StressAppend { count } => stress_append(&store_dir, count),
         Command::Demo => unreachable!("handled above"),

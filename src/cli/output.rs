@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use sijill::audit::{AuditReport, Severity};
 use sijill::entry::{format_timestamp, EntryKind, SignedEntry};
 use sijill::keys;
+use sijill::note::SignedCheckpoint;
 use sijill::store::{Store, StoreError};
 
 use super::Failure;
@@ -241,4 +242,16 @@ pub fn key_show(out: &mut impl Write, store: &Store) -> io::Result<()> {
         "public file   {}",
         store.root().join(sijill::store::PUBLIC_KEY_FILE).display()
     )
+}
+
+pub fn checkpoint_json(out: &mut impl Write, signed: &SignedCheckpoint) -> io::Result<()> {
+    let cp = &signed.checkpoint;
+    let value = json!({
+        "origin": cp.origin,
+        "size": cp.size,
+        "root": cp.root.to_hex(),
+        "note": signed.to_text(),
+    });
+    serde_json::to_writer_pretty(&mut *out, &value)?;
+    writeln!(out)
 }
