@@ -460,3 +460,86 @@ fn stored_merkle_nodes_give_proofs_that_verify() {
         "a size the log has not reached"
     );
 }
+
+/// Without a checkpoint, cutting whole entries off the end of a log leaves a
+/// log that verifies; with one, audit reports the removal, and the group's
+/// key refuses to sign a checkpoint that contradicts it.
+#[test]
+fn a_signed_checkpoint_exposes_removed_entries() {
+    let store = TestStore::new();
+    for _ in 0..3 {
+        store.add("casualty", CASUALTY);
+    }
+    let out = store.run(&["checkpoint"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let note = stdout(&out);
+    assert!(
+        note.starts_with("sijill.log/") && note.contains("\n3\n"),
+        "{note}"
+    );
+    // Asking again without new entries gives the same checkpoint.
+    assert_eq!(stdout(&store.run(&["checkpoint"])), note);
+
+    let segment = store.segment();
+    let bytes = std::fs::read(&segment).unwrap();
+    let frames = frame_ranges(&bytes);
+    std::fs::write(&segment, &bytes[..frames[2].0]).unwrap();
+    // The index would notice too; drop it so only the checkpoint can tell.
+    std::fs::remove_dir_all(store.dir.join("index")).unwrap();
+    let (code, report) = audit_json(&store);
+    assert_eq!(code, Some(1), "{report:#}");
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["property"] == "checkpoint"),
+        "{report:#}"
+    );
+    let refused = store.run(&["checkpoint"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("refusing to sign"),
+        "{}",
+        stderr(&refused)
+    );
+}
+
+#[test]
+fn a_rewritten_entry_contradicts_the_checkpoint() {
+    let store = TestStore::new();
+    store.add("casualty", CASUALTY);
+    store.add("missing", MISSING);
+    assert!(store.run(&["checkpoint"]).status.success());
+    // Re-sign a different first entry with the group's own key: every entry
+    // verifies, but the log is no longer the one the checkpoint describes.
+    let key_text = std::fs::read_to_string(store.dir.join("group.key")).unwrap();
+    let key = sijill::keys::open_secret_key(&key_text, None).unwrap();
+    let forged = Entry::record(
+        key.verifying_key(),
+        0,
+        time::macros::datetime!(2026-11-01 12:00:00 UTC),
+        test_record(),
+    )
+    .sign(&key)
+    .unwrap();
+    let segment = store.segment();
+    let bytes = std::fs::read(&segment).unwrap();
+    let frames = frame_ranges(&bytes);
+    let mut rewritten = bytes[..frames[0].0].to_vec();
+    rewritten.extend_from_slice(&encode_frame(&forged.bytes, &forged.signature.to_bytes()));
+    rewritten.extend_from_slice(&bytes[frames[1].0..]);
+    std::fs::write(&segment, &rewritten).unwrap();
+    std::fs::remove_dir_all(store.dir.join("index")).unwrap();
+    let (code, report) = audit_json(&store);
+    assert_eq!(code, Some(1), "{report:#}");
+    let findings = report["findings"].as_array().unwrap();
+    assert!(
+        findings.iter().any(|f| f["property"] == "checkpoint"),
+        "{report:#}"
+    );
+    assert!(
+        !findings.iter().any(|f| f["property"] == "signature"),
+        "{report:#}"
+    );
+}
