@@ -108,6 +108,8 @@ pub struct LogSummary {
 pub struct AuditReport {
     pub logs: Vec<LogSummary>,
     pub entries_checked: u64,
+    /// Leaves of replica logs whose entries their author did not share.
+    pub withheld: u64,
     /// Frames whose position the index records (matching or not).
     #[serde(skip)]
     entries_indexed_in_segments: u64,
@@ -136,6 +138,7 @@ pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
     let mut report = AuditReport {
         logs: Vec::new(),
         entries_checked: 0,
+        withheld: 0,
         entries_indexed_in_segments: 0,
         findings: Vec::new(),
     };
@@ -164,14 +167,23 @@ pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
     }
     for path in store.set_aside_files()? {
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        report.findings.push(store_finding(
-            Severity::Warning,
-            Property::TornTail,
-            format!(
-                "{size} bytes of an incomplete write (never acknowledged) were set aside in {}",
-                path.display()
-            ),
-        ));
+        // Set-aside files are named <log hex>.<offset>.<time>.<n>.torn.
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let mut parts = name.split('.');
+        let log = parts.next().and_then(crate::keys::parse_public_key_hex);
+        let offset = parts.next().and_then(|o| o.parse::<u64>().ok());
+        let message = format!(
+            "{size} bytes of an incomplete frame were set aside in {}",
+            path.display()
+        );
+        report.findings.push(match log {
+            Some(key) => Finding {
+                offset,
+                message,
+                ..finding(Severity::Warning, Property::TornTail, key.as_bytes())
+            },
+            None => store_finding(Severity::Warning, Property::TornTail, message),
+        });
     }
     Ok(report)
 }
@@ -311,12 +323,27 @@ fn audit_log(
                 let decoded = match decode_entry(&entry) {
                     Ok(d) => d,
                     Err(e) => {
-                        report.findings.push(at(
-                            Severity::Error,
-                            entry_property(&e),
-                            Some(expected_seq),
-                            format!("entry at position {position}: {e}"),
-                        ));
+                        // Name the entry a user knows: the id the index
+                        // acknowledged at this position, if it has one.
+                        let acknowledged = store.id_at(log, expected_seq)?;
+                        if acknowledged.is_some() {
+                            accounted += 1;
+                        }
+                        let known = match acknowledged {
+                            Some(known) if known != id => {
+                                format!(" (acknowledged as entry {known})")
+                            }
+                            _ => String::new(),
+                        };
+                        report.findings.push(Finding {
+                            entry: Some(acknowledged.unwrap_or(id).to_hex()),
+                            ..at(
+                                Severity::Error,
+                                entry_property(&e),
+                                Some(expected_seq),
+                                format!("entry at position {position}{known}: {e}"),
+                            )
+                        });
                         expected_seq += 1;
                         continue;
                     }
@@ -404,6 +431,34 @@ fn audit_log(
                 if ok {
                     valid += 1;
                 }
+            }
+            ScanItem::Withheld { offset, seq, leaf } => {
+                let position = frontier.size();
+                for (node, hash) in frontier.push(crate::merkle::Hash(leaf)) {
+                    if position < state.size && store.stored_node(log, node)? != Some(hash) {
+                        node_mismatches += 1;
+                        first_node_mismatch.get_or_insert(node);
+                    }
+                }
+                check_checkpoints(&frontier, report);
+                if *log == store.group_key().to_bytes() {
+                    report.findings.push(Finding {
+                        seq: Some(seq),
+                        offset: Some(offset),
+                        message: "a withheld leaf in the group's own log, which must hold every entry".into(),
+                        ..finding(Severity::Error, Property::Framing, log)
+                    });
+                }
+                if seq != expected_seq {
+                    report.findings.push(Finding {
+                        seq: Some(seq),
+                        offset: Some(offset),
+                        message: format!("withheld leaf with sequence number {seq} where {expected_seq} was expected"),
+                        ..finding(Severity::Error, Property::Sequence, log)
+                    });
+                }
+                expected_seq = seq + 1;
+                report.withheld += 1;
             }
             ScanItem::Corrupt { offset, len } => report.findings.push(Finding {
                 offset: Some(offset),

@@ -40,8 +40,11 @@ pub enum CanonicalError {
 /// form (floats, unsafe integers, non-NFC strings).
 pub fn to_canonical_bytes(value: &Value) -> Result<Vec<u8>, CanonicalError> {
     check_value(value, &mut String::from("$"))?;
-    // Serialising a serde_json::Value cannot fail: it has no non-string map keys.
-    Ok(serde_json_canonicalizer::to_vec(value).unwrap_or_default())
+    serde_json_canonicalizer::to_vec(value).map_err(|e| CanonicalError::Syntax {
+        line: 0,
+        column: 0,
+        message: format!("cannot encode: {e}"),
+    })
 }
 
 /// Parse bytes that claim to be canonical, and return the parsed value only if

@@ -8,6 +8,7 @@
 //! Verification never needs a store: bytes and public keys are enough.
 
 pub mod audit;
+pub mod bundle;
 pub mod canonical;
 pub mod entry;
 pub mod keys;
@@ -16,6 +17,7 @@ pub mod note;
 pub mod record;
 pub mod segment;
 pub mod store;
+pub mod trust;
 
 /// The format version written into every entry and file header (docs/FORMAT.md §1).
 pub const FORMAT_VERSION: u64 = 1;

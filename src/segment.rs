@@ -18,8 +18,14 @@ use crate::entry::MAX_ENTRY_BYTES;
 pub const SEGMENT_MAGIC: &[u8; 16] = b"SIJILL-SEGMENT1\n";
 /// File header: the magic, then the 32-byte public key of the log.
 pub const SEGMENT_HEADER_LEN: u64 = 48;
-/// The first 4 bytes of every frame.
+/// The first 4 bytes of an entry frame.
 pub const FRAME_MAGIC: &[u8; 4] = b"SJEN";
+/// The first 4 bytes of a withheld-leaf frame: in a replica of another
+/// group's log, the place of an entry its author did not share (an
+/// `internal` record), kept as its Merkle leaf hash so the tree still verifies.
+pub const WITHHELD_MAGIC: &[u8; 4] = b"SJWH";
+/// A withheld frame's payload: the sequence number and the leaf hash.
+pub const WITHHELD_PAYLOAD_LEN: usize = 40;
 /// Domain of the 4-byte check over a frame's magic and length.
 pub const FRAME_CHECK_DOMAIN: &[u8] = b"SIJILL-FRAME-V1\0";
 /// Magic, length, check.
@@ -38,6 +44,18 @@ pub fn encode_frame(entry_bytes: &[u8], signature: &[u8; SIGNATURE_LEN]) -> Vec<
     frame
 }
 
+/// The frame of a withheld leaf (FORMAT.md §5.2): header, `u64be(seq)`, leaf hash.
+pub fn encode_withheld_frame(seq: u64, leaf: &[u8; 32]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(FRAME_HEADER_LEN + WITHHELD_PAYLOAD_LEN);
+    frame.extend_from_slice(WITHHELD_MAGIC);
+    frame.extend_from_slice(&(WITHHELD_PAYLOAD_LEN as u32).to_be_bytes());
+    let check = header_check(&frame[..8]);
+    frame.extend_from_slice(&check);
+    frame.extend_from_slice(&seq.to_be_bytes());
+    frame.extend_from_slice(leaf);
+    frame
+}
+
 fn header_check(magic_and_len: &[u8]) -> [u8; 4] {
     let mut hasher = blake3::Hasher::new();
     hasher.update(FRAME_CHECK_DOMAIN);
@@ -47,13 +65,38 @@ fn header_check(magic_and_len: &[u8]) -> [u8; 4] {
     out
 }
 
-/// The entry length a frame header declares, if the header is intact.
-fn parse_frame_header(header: &[u8; FRAME_HEADER_LEN]) -> Option<usize> {
-    if &header[..4] != FRAME_MAGIC || header[8..12] != header_check(&header[..8]) {
+/// What an intact frame header announces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FrameKind {
+    /// An entry of this many bytes, then its signature.
+    Entry(usize),
+    /// A withheld leaf.
+    Withheld,
+}
+
+impl FrameKind {
+    /// Bytes after the header.
+    fn payload_len(self) -> usize {
+        match self {
+            FrameKind::Entry(len) => len + SIGNATURE_LEN,
+            FrameKind::Withheld => WITHHELD_PAYLOAD_LEN,
+        }
+    }
+}
+
+/// The kind and length a frame header declares, if the header is intact.
+fn parse_frame_header(header: &[u8; FRAME_HEADER_LEN]) -> Option<FrameKind> {
+    if header[8..12] != header_check(&header[..8]) {
         return None;
     }
     let len = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
-    (1..=MAX_ENTRY_BYTES).contains(&len).then_some(len)
+    match &header[..4] {
+        m if m == FRAME_MAGIC => (1..=MAX_ENTRY_BYTES)
+            .contains(&len)
+            .then_some(FrameKind::Entry(len)),
+        m if m == WITHHELD_MAGIC => (len == WITHHELD_PAYLOAD_LEN).then_some(FrameKind::Withheld),
+        _ => None,
+    }
 }
 
 /// The header of a new segment file.
@@ -71,6 +114,12 @@ pub enum ScanItem {
         offset: u64,
         entry: Vec<u8>,
         signature: [u8; SIGNATURE_LEN],
+    },
+    /// A withheld leaf of a replica log (see [`WITHHELD_MAGIC`]).
+    Withheld {
+        offset: u64,
+        seq: u64,
+        leaf: [u8; 32],
     },
     /// Bytes that are not a frame, followed by more frames (or by the end):
     /// damage, not a crash.
@@ -158,10 +207,10 @@ impl SegmentReader {
         }
         let mut header = [0u8; FRAME_HEADER_LEN];
         self.reader.read_exact(&mut header)?;
-        let Some(entry_len) = parse_frame_header(&header) else {
+        let Some(kind) = parse_frame_header(&header) else {
             return self.skip_damage(start).map(Some);
         };
-        let frame_len = (FRAME_HEADER_LEN + entry_len + SIGNATURE_LEN) as u64;
+        let frame_len = (FRAME_HEADER_LEN + kind.payload_len()) as u64;
         if frame_len > remaining {
             self.done = true;
             return Ok(Some(ScanItem::Torn {
@@ -169,6 +218,21 @@ impl SegmentReader {
                 len: remaining,
             }));
         }
+        let entry_len = match kind {
+            FrameKind::Entry(len) => len,
+            FrameKind::Withheld => {
+                let mut payload = [0u8; WITHHELD_PAYLOAD_LEN];
+                self.reader.read_exact(&mut payload)?;
+                self.offset = start + frame_len;
+                let mut leaf = [0u8; 32];
+                leaf.copy_from_slice(&payload[8..]);
+                return Ok(Some(ScanItem::Withheld {
+                    offset: start,
+                    seq: u64::from_be_bytes(payload[..8].try_into().unwrap_or([0; 8])),
+                    leaf,
+                }));
+            }
+        };
         let mut entry = vec![0u8; entry_len];
         self.reader.read_exact(&mut entry)?;
         let mut signature = [0u8; SIGNATURE_LEN];
@@ -198,7 +262,10 @@ impl SegmentReader {
             let first = if pos == start { 1 } else { 0 };
             let last = n.saturating_sub(FRAME_HEADER_LEN - 1).min(CHUNK);
             for i in first..last {
-                if window[i] != FRAME_MAGIC[0] || window[i..i + 4] != FRAME_MAGIC[..] {
+                if window[i] != b'S'
+                    || (window[i..i + 4] != FRAME_MAGIC[..]
+                        && window[i..i + 4] != WITHHELD_MAGIC[..])
+                {
                     continue;
                 }
                 let mut header = [0u8; FRAME_HEADER_LEN];
@@ -220,7 +287,9 @@ impl SegmentReader {
         }
         self.done = true;
         let len = self.len - start;
-        Ok(if all_zero {
+        // A crash leaves at most one frame's worth of zero fill; more is damage.
+        let max_frame = (FRAME_HEADER_LEN + MAX_ENTRY_BYTES + SIGNATURE_LEN) as u64;
+        Ok(if all_zero && len <= max_frame {
             ScanItem::Torn { offset: start, len }
         } else {
             ScanItem::Corrupt { offset: start, len }
@@ -252,13 +321,24 @@ impl SegmentWriter {
     /// Create a new segment file (it must not exist), with its header, synced
     /// together with its directory entry.
     pub fn create(path: &Path, log_key: &[u8; 32]) -> io::Result<SegmentWriter> {
+        // Written in full under another name, then renamed: a crash can never
+        // leave a segment without its header under the real name.
+        let tmp = path.with_extension("seg.new");
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
-            .create_new(true)
-            .open(path)?;
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
         file.write_all(&segment_header(log_key))?;
         file.sync_all()?;
+        if path.exists() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "the segment exists",
+            ));
+        }
+        std::fs::rename(&tmp, path)?;
         if let Some(dir) = path.parent() {
             sync_dir(dir)?;
         }
@@ -291,6 +371,37 @@ impl SegmentWriter {
 
     pub fn is_empty(&self) -> bool {
         self.len <= SEGMENT_HEADER_LEN
+    }
+
+    /// Append the frames read from `source` (already framed, as staged by an
+    /// import) and sync; on failure the file is cut back to where it was.
+    pub fn append_from(&mut self, source: &mut impl Read) -> io::Result<u64> {
+        let start = self.len;
+        let result = (|| {
+            let mut at = start;
+            let mut buf = vec![0u8; 1024 * 1024];
+            loop {
+                let n = source.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                self.file.write_all_at(&buf[..n], at)?;
+                at += n as u64;
+            }
+            self.file.sync_data()?;
+            Ok(at)
+        })();
+        match result {
+            Ok(end) => {
+                self.len = end;
+                Ok(end - start)
+            }
+            Err(e) => {
+                let _ = self.file.set_len(start);
+                let _ = self.file.sync_data();
+                Err(e)
+            }
+        }
     }
 
     /// Append frames and sync data to stable storage; returns the offset of
@@ -401,6 +512,14 @@ mod tests {
         zeroed.extend_from_slice(&[0u8; 100]);
         std::fs::write(&path, &zeroed).unwrap();
         assert!(matches!(scan(&path)[1], ScanItem::Torn { len: 100, .. }));
+        // More zero fill than one frame can be is damage, not a crash.
+        let mut long_zero = good.clone();
+        long_zero.extend_from_slice(&vec![
+            0u8;
+            FRAME_HEADER_LEN + MAX_ENTRY_BYTES + SIGNATURE_LEN + 1
+        ]);
+        std::fs::write(&path, &long_zero).unwrap();
+        assert!(matches!(scan(&path)[1], ScanItem::Corrupt { .. }));
         let mut garbage = good;
         garbage.extend_from_slice(&[0x55u8; 100]);
         std::fs::write(&path, &garbage).unwrap();

@@ -27,7 +27,7 @@ use crate::note::SignedCheckpoint;
 use crate::record::Record;
 use crate::segment::{
     encode_frame, sync_dir, ScanItem, SegmentError, SegmentReader, SegmentWriter, FRAME_HEADER_LEN,
-    SEGMENT_HEADER_LEN, SIGNATURE_LEN,
+    SEGMENT_HEADER_LEN, SIGNATURE_LEN, WITHHELD_PAYLOAD_LEN,
 };
 use crate::FORMAT_VERSION;
 
@@ -86,6 +86,14 @@ impl Location {
     }
 }
 
+/// One leaf of a log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Leaf {
+    Entry(Box<SignedEntry>),
+    /// A leaf of a replica whose entry its author did not share.
+    Withheld(u64, Hash),
+}
+
 /// What the index knows of one log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LogState {
@@ -136,6 +144,9 @@ pub enum StoreWarning {
         offset: u64,
         len: u64,
         saved_to: PathBuf,
+        /// Whether the index knew where the acknowledged entries ended. When
+        /// it was rebuilt, only a checkpoint can tell a crash from a cut.
+        index_knew: bool,
     },
     /// The index could not be opened or was incomplete and was rebuilt.
     IndexRebuilt { reason: String },
@@ -154,10 +165,16 @@ impl std::fmt::Display for StoreWarning {
                 offset,
                 len,
                 saved_to,
+                index_knew,
             } => write!(
                 f,
-                "log {}: an incomplete write of {len} bytes at offset {offset} (a crash before it was acknowledged) was set aside in {}",
+                "log {}: an incomplete frame of {len} bytes at offset {offset} ({}) was set aside in {}",
                 short_log(log),
+                if *index_knew {
+                    "a write cut short by a crash, never acknowledged"
+                } else {
+                    "the index was rebuilt, so whether it was acknowledged is known only from a checkpoint; `sijill audit` checks them"
+                },
                 saved_to.display()
             ),
             StoreWarning::IndexRebuilt { reason } => {
@@ -199,6 +216,10 @@ pub enum StoreError {
     BadStoreFile { path: PathBuf, message: String },
     #[error("index database: {0}")]
     Index(#[from] sled::Error),
+    /// The index holds something it could not have written; it is derived,
+    /// so opening the store rebuilds it.
+    #[error("the index is damaged: {0}")]
+    IndexDamaged(String),
     #[error("secret key {path}: {source}")]
     Key { path: PathBuf, source: KeyError },
     #[error("{0}")]
@@ -228,9 +249,11 @@ impl StoreError {
     /// True when the error means the stored bytes are not what was written
     /// (exit status 1), rather than a usage or environment problem.
     pub fn is_integrity_failure(&self) -> bool {
+        // `Entry` errors come from building an entry (input too large once
+        // normalised, a clock outside 0000-9999): bad input, not damage.
         matches!(
             self,
-            StoreError::Corrupt { .. } | StoreError::LogDamaged { .. } | StoreError::Entry(_)
+            StoreError::Corrupt { .. } | StoreError::LogDamaged { .. }
         )
     }
 }
@@ -257,6 +280,9 @@ pub struct Store {
     logs: sled::Tree,
     /// Log key || level || index -> hash of a perfect Merkle subtree.
     nodes: sled::Tree,
+    /// Log key -> why the log takes no more appends (found while indexing,
+    /// so that every later process knows it too).
+    damage: sled::Tree,
     writers: HashMap<[u8; 32], SegmentWriter>,
     /// Open segment files for reads, so listing does not reopen a file per entry.
     readers: Mutex<HashMap<[u8; 32], Arc<File>>>,
@@ -286,7 +312,7 @@ impl Store {
         if fs::read_dir(root).map_err(io_at(root))?.next().is_some() {
             return Err(StoreError::BadStoreFile {
                 path: root.to_path_buf(),
-                message: "the directory is not empty; a new store needs an empty or new directory"
+                message: "the directory is not empty; a new store needs an empty or new directory (if an earlier `init` here was interrupted, delete the directory and run `init` again)"
                     .into(),
             });
         }
@@ -329,6 +355,9 @@ impl Store {
         // during init leaves nothing that looks half-made.
         write_new_synced(&root.join(STORE_FILE), &meta_text)?;
         sync_dir(root).map_err(io_at(root))?;
+        if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent).map_err(io_at(parent))?;
+        }
         Store::open(root)
     }
 
@@ -381,10 +410,31 @@ impl Store {
         };
         let mut store = Store::with_db(root, meta, group_key, lock, db)?;
         store.warnings = warnings;
+        for item in store.damage.iter() {
+            let (k, v) = item?;
+            if let Ok(log) = <[u8; 32]>::try_from(&k[..]) {
+                let reason = String::from_utf8_lossy(&v).into_owned();
+                store.warnings.push(StoreWarning::LogDamaged {
+                    log,
+                    reason: reason.clone(),
+                });
+                store.damaged.insert(log, reason);
+            }
+        }
         let complete = store.db.get(INDEX_COMPLETE)?.is_some()
             && store.db.get(INDEX_FORMAT)?.as_deref() == Some(&FORMAT_VERSION.to_be_bytes()[..]);
         if complete {
-            store.catch_up()?;
+            match store.catch_up() {
+                Ok(()) => {}
+                Err(StoreError::IndexDamaged(reason))
+                | Err(StoreError::Index(sled::Error::ReportableBug(reason))) => {
+                    store.warnings.push(StoreWarning::IndexRebuilt {
+                        reason: format!("the index was damaged: {reason}"),
+                    });
+                    store.rebuild_index()?;
+                }
+                Err(e) => return Err(e),
+            }
         } else {
             if store.warnings.is_empty() && store.db.len() + store.logs.len() > 0 {
                 store.warnings.push(StoreWarning::IndexRebuilt {
@@ -412,6 +462,7 @@ impl Store {
             seqs: db.open_tree("seqs")?,
             logs: db.open_tree("logs")?,
             nodes: db.open_tree("merkle-nodes")?,
+            damage: db.open_tree("damage")?,
             db,
             writers: HashMap::new(),
             readers: Mutex::new(HashMap::new()),
@@ -421,15 +472,23 @@ impl Store {
         })
     }
 
-    /// Throw the index away and rebuild it from the segment files.
+    /// Throw the index away and rebuild it from the segment files;
+    /// [`Store::warnings`] then holds what the rebuild found.
     pub fn reindex(&mut self) -> Result<(), StoreError> {
+        self.warnings.clear();
         self.rebuild_index()
     }
 
     fn rebuild_index(&mut self) -> Result<(), StoreError> {
         self.db.remove(INDEX_COMPLETE)?;
         self.db.flush()?;
-        for tree in [&self.entries, &self.seqs, &self.logs, &self.nodes] {
+        for tree in [
+            &self.entries,
+            &self.seqs,
+            &self.logs,
+            &self.nodes,
+            &self.damage,
+        ] {
             tree.clear()?;
         }
         self.writers.clear();
@@ -480,9 +539,7 @@ impl Store {
             );
             return Ok(());
         }
-        if file_len == state.end {
-            return Ok(());
-        }
+        // The header is checked on every open, even when nothing is new.
         let mut reader = match SegmentReader::open_from(path, Some(state.end)) {
             Ok(r) => r,
             Err(SegmentError::BadHeader) => {
@@ -495,6 +552,10 @@ impl Store {
             self.mark_damaged(log, "the segment file header names another log");
             return Ok(());
         }
+        if file_len == state.end {
+            return Ok(());
+        }
+        let index_knew = self.db.get(INDEX_COMPLETE)?.is_some();
         let mut frontier = self.frontier(&log, state.size)?;
         let mut state = state;
         let mut added = 0u64;
@@ -505,22 +566,49 @@ impl Store {
                     entry,
                     signature,
                 } => {
-                    let checked = check_frame(&log, state.size, &entry, &signature);
-                    let signed = match checked {
-                        Ok(signed) => signed,
+                    let frame_len = (FRAME_HEADER_LEN + entry.len() + SIGNATURE_LEN) as u64;
+                    match check_frame(&log, state.size, &entry, &signature) {
+                        Ok(signed) => {
+                            self.index_entry(&signed, offset, &mut frontier)?;
+                            added += 1;
+                        }
                         Err(reason) => {
+                            // Keep going: one damaged entry must not hide the
+                            // intact ones after it. Its leaf stays in the tree,
+                            // as audit builds it, and the log takes no appends.
                             self.mark_damaged(
                                 log,
                                 &format!("entry {} at offset {offset}: {reason}", state.size),
                             );
-                            break;
+                            self.push_leaf(&log, merkle::leaf_hash(&entry), &mut frontier)?;
                         }
-                    };
-                    let frame_len = (FRAME_HEADER_LEN + entry.len() + SIGNATURE_LEN) as u64;
-                    self.index_entry(&signed, offset, &mut frontier)?;
+                    }
                     state = LogState {
                         size: state.size + 1,
                         end: offset + frame_len,
+                        root: frontier.root(),
+                    };
+                    self.logs.insert(log, &state.to_bytes()[..])?;
+                }
+                ScanItem::Withheld { offset, seq, leaf } => {
+                    if log == self.group_key.to_bytes() {
+                        self.mark_damaged(
+                            log,
+                            &format!("a withheld leaf at offset {offset} in the group's own log"),
+                        );
+                    } else if seq != state.size {
+                        self.mark_damaged(
+                            log,
+                            &format!(
+                                "withheld leaf at offset {offset}: sequence number {seq} where {} was expected",
+                                state.size
+                            ),
+                        );
+                    }
+                    self.push_leaf(&log, Hash(leaf), &mut frontier)?;
+                    state = LogState {
+                        size: state.size + 1,
+                        end: offset + (FRAME_HEADER_LEN + WITHHELD_PAYLOAD_LEN) as u64,
                         root: frontier.root(),
                     };
                     self.logs.insert(log, &state.to_bytes()[..])?;
@@ -533,9 +621,12 @@ impl Store {
                         offset,
                         len,
                         saved_to,
+                        index_knew,
                     });
                 }
                 ScanItem::Corrupt { offset, len } => {
+                    // Where the next frame starts is unknown past damage in
+                    // framing; everything after it is left to `audit`.
                     self.mark_damaged(
                         log,
                         &format!("{len} bytes at offset {offset} are not a valid frame"),
@@ -548,7 +639,7 @@ impl Store {
         self.frontiers.insert(log, frontier);
         // An index that had recorded this log already and was only behind is
         // worth a word; a fresh build is not.
-        if added > 0 && self.db.get(INDEX_COMPLETE)?.is_some() {
+        if added > 0 && index_knew {
             self.warnings.push(StoreWarning::IndexCaughtUp {
                 log,
                 entries: added,
@@ -558,7 +649,13 @@ impl Store {
     }
 
     fn mark_damaged(&mut self, log: [u8; 32], reason: &str) {
-        self.damaged.insert(log, reason.to_string());
+        // Keep the first reason: later ones usually follow from it.
+        if !self.damaged.contains_key(&log) {
+            let _ = self.damage.insert(log, reason.as_bytes());
+        }
+        self.damaged
+            .entry(log)
+            .or_insert_with(|| reason.to_string());
         self.warnings.push(StoreWarning::LogDamaged {
             log,
             reason: reason.to_string(),
@@ -611,8 +708,18 @@ impl Store {
         self.entries.insert(signed.id.0, &location.to_bytes()[..])?;
         self.seqs
             .insert(seq_key(&log, signed.entry.seq), &signed.id.0)?;
-        for (node, hash) in frontier.push(merkle::leaf_hash(&signed.bytes)) {
-            self.nodes.insert(node_key(&log, node), &hash.0)?;
+        self.push_leaf(&log, merkle::leaf_hash(&signed.bytes), frontier)
+    }
+
+    /// Add a leaf to a log's tree and keep the perfect nodes it completes.
+    fn push_leaf(
+        &self,
+        log: &[u8; 32],
+        leaf: Hash,
+        frontier: &mut Frontier,
+    ) -> Result<(), StoreError> {
+        for (node, hash) in frontier.push(leaf) {
+            self.nodes.insert(node_key(log, node), &hash.0)?;
         }
         Ok(())
     }
@@ -628,11 +735,8 @@ impl Store {
 
     /// A perfect Merkle node the index must hold.
     fn required_node(&self, log: &[u8; 32], node: NodeId) -> Result<Hash, StoreError> {
-        self.stored_node(log, node)?.ok_or_else(|| {
-            StoreError::Index(sled::Error::ReportableBug(format!(
-                "merkle node {node:?} is missing from the index"
-            )))
-        })
+        self.stored_node(log, node)?
+            .ok_or_else(|| StoreError::IndexDamaged(format!("merkle node {node:?} is missing")))
     }
 
     /// An RFC 6962 inclusion proof for an entry in its log's tree of `size`
@@ -745,9 +849,7 @@ impl Store {
         match self.logs.get(log)? {
             None => Ok(LogState::empty()),
             Some(v) => LogState::from_bytes(&v).ok_or_else(|| {
-                StoreError::Index(sled::Error::ReportableBug(
-                    "a log state record has the wrong length".into(),
-                ))
+                StoreError::IndexDamaged("a log state record has the wrong length".into())
             }),
         }
     }
@@ -818,22 +920,41 @@ impl Store {
             let path = self.segment_path(&log);
             io_at(&path)(e)
         })?;
-        // Durable from here on. The index follows; if it fails or the process
-        // dies, the next open catches up from the segment.
-        let mut frontier = self.frontier(&log, state.size)?;
-        for (s, offset) in signed.iter().zip(&offsets) {
+        // Durable from here on: the entries are acknowledged whatever happens
+        // to the index. If updating it fails, the next open rebuilds it.
+        if let Err(e) = self.index_appended(&log, &state, &signed, &offsets) {
+            let _ = self.db.remove(INDEX_COMPLETE);
+            let _ = self.db.flush();
+            self.warnings.push(StoreWarning::IndexRebuilt {
+                reason: format!(
+                    "updating the index failed after the entries were synced ({e}); it will be rebuilt on the next open"
+                ),
+            });
+        }
+        Ok(signed)
+    }
+
+    fn index_appended(
+        &mut self,
+        log: &[u8; 32],
+        state: &LogState,
+        signed: &[SignedEntry],
+        offsets: &[u64],
+    ) -> Result<(), StoreError> {
+        let mut frontier = self.frontier(log, state.size)?;
+        for (s, offset) in signed.iter().zip(offsets) {
             self.index_entry(s, *offset, &mut frontier)?;
         }
-        let end = self.writers.get(&log).map_or(state.end, SegmentWriter::len);
+        let end = self.writers.get(log).map_or(state.end, SegmentWriter::len);
         let new_state = LogState {
             size: frontier.size(),
             end,
             root: frontier.root(),
         };
         self.logs.insert(log, &new_state.to_bytes()[..])?;
-        self.frontiers.insert(log, frontier);
+        self.frontiers.insert(*log, frontier);
         self.db.flush()?;
-        Ok(signed)
+        Ok(())
     }
 
     fn writer(&mut self, log: &[u8; 32], end: u64) -> Result<&mut SegmentWriter, StoreError> {
@@ -883,10 +1004,7 @@ impl Store {
         match matches.len() {
             0 => Err(StoreError::NotFound(prefix)),
             1 => EntryId::from_hex(&matches[0]).ok_or_else(|| {
-                StoreError::Index(sled::Error::ReportableBug(format!(
-                    "the index holds a malformed entry id {}; run `sijill reindex`",
-                    matches[0]
-                )))
+                StoreError::IndexDamaged(format!("malformed entry id {}", matches[0]))
             }),
             _ => Err(StoreError::Ambiguous {
                 prefix,
@@ -962,22 +1080,78 @@ impl Store {
     ) -> impl Iterator<Item = Result<SignedEntry, StoreError>> + '_ {
         self.seqs.iter().filter_map(move |item| {
             let located = item.map_err(StoreError::from).and_then(|(_, id)| {
-                let id = <[u8; 32]>::try_from(&id[..]).map_err(|_| {
-                    StoreError::Index(sled::Error::ReportableBug("bad entry id length".into()))
-                })?;
+                let id = <[u8; 32]>::try_from(&id[..])
+                    .map_err(|_| StoreError::IndexDamaged("bad entry id length".into()))?;
                 let location = self.location(&EntryId(id))?.ok_or_else(|| {
-                    StoreError::Index(sled::Error::ReportableBug(
-                        "an entry listed by sequence has no location".into(),
-                    ))
+                    StoreError::IndexDamaged("an entry listed by sequence has no location".into())
                 })?;
-                Ok(location)
+                Ok((EntryId(id), location))
             });
             match located {
                 Err(e) => Some(Err(e)),
-                Ok(location) if kind.is_some_and(|k| k != location.kind) => None,
-                Ok(location) => Some(self.read_at(&location)),
+                Ok((_, location)) if kind.is_some_and(|k| k != location.kind) => None,
+                // Read through `get`, which checks the bytes have the id the
+                // index promised.
+                Ok((id, _)) => Some(self.get(&id)),
             }
         })
+    }
+
+    /// Every leaf of one log in order: its entries, read and verified, and
+    /// the withheld leaves of a replica.
+    pub fn leaves(
+        &self,
+        log: [u8; 32],
+    ) -> Result<impl Iterator<Item = Result<Leaf, StoreError>> + '_, StoreError> {
+        let size = self.log_state(&log)?.size;
+        Ok((0..size).map(move |seq| match self.id_at(&log, seq)? {
+            Some(id) => Ok(Leaf::Entry(Box::new(self.get(&id)?))),
+            None => {
+                let node = NodeId {
+                    level: 0,
+                    index: seq,
+                };
+                Ok(Leaf::Withheld(seq, self.required_node(&log, node)?))
+            }
+        }))
+    }
+
+    /// Append frames staged by an import to a replica log, sync them, and
+    /// index them (verifying each entry again as any catch-up does). The
+    /// group's own log is never a replica.
+    pub fn append_replica(&mut self, log: [u8; 32], staged: &Path) -> Result<(), StoreError> {
+        if log == self.group_key.to_bytes() {
+            return Err(StoreError::LogDamaged {
+                log: short_log(&log),
+                reason: "the group's own log only grows by its own key; an import cannot add to it"
+                    .into(),
+            });
+        }
+        if let Some(reason) = self.damaged.get(&log) {
+            return Err(StoreError::LogDamaged {
+                log: short_log(&log),
+                reason: reason.clone(),
+            });
+        }
+        let state = self.log_state(&log)?;
+        let mut source = File::open(staged).map_err(io_at(staged))?;
+        let path = self.segment_path(&log);
+        self.writer(&log, state.end)?
+            .append_from(&mut source)
+            .map_err(io_at(&path))?;
+        // The writer's length is now past the index; catching up re-reads
+        // and verifies exactly what was appended.
+        self.catch_up_log(log, &path)?;
+        self.warnings
+            .retain(|w| !matches!(w, StoreWarning::IndexCaughtUp { log: l, .. } if *l == log));
+        if let Some(reason) = self.damaged.get(&log) {
+            return Err(StoreError::LogDamaged {
+                log: short_log(&log),
+                reason: reason.clone(),
+            });
+        }
+        self.db.flush()?;
+        Ok(())
     }
 
     /// The index's id for (log, seq), for audit.

@@ -543,3 +543,49 @@ fn a_rewritten_entry_contradicts_the_checkpoint() {
         "{report:#}"
     );
 }
+
+/// Regression: a damaged value in the index (here a log state of the wrong
+/// length) once made every command fail, `reindex` included. The index is
+/// derived, so opening the store must rebuild it.
+#[test]
+fn a_damaged_index_value_is_rebuilt_not_fatal() {
+    let store = TestStore::new();
+    let id = store.add("casualty", CASUALTY);
+    {
+        let db = sled::open(store.dir.join("index")).unwrap();
+        let logs = db.open_tree("logs").unwrap();
+        let key = logs.iter().next().unwrap().unwrap().0;
+        logs.insert(key, &[0u8][..]).unwrap();
+        db.flush().unwrap();
+    }
+    let out = store.run(&["show", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("rebuilt"), "{}", stderr(&out));
+    assert_eq!(audit_json(&store).0, Some(0));
+}
+
+/// Regression: after a rebuild, one damaged entry used to hide every intact
+/// entry after it from `list` and `show`.
+#[test]
+fn one_damaged_entry_does_not_hide_the_ones_after_it() {
+    let store = TestStore::new();
+    let ids: Vec<String> = (0..3).map(|_| store.add("casualty", CASUALTY)).collect();
+    let segment = store.segment();
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let frames = frame_ranges(&bytes);
+    bytes[frames[0].0 + FRAME_HEADER_LEN + 30] ^= 0x01;
+    std::fs::write(&segment, &bytes).unwrap();
+    let out = store.run(&["reindex"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let listed = stdout(&store.run(&["list"]));
+    assert!(
+        listed.contains(&ids[1][..16]) && listed.contains(&ids[2][..16]),
+        "{listed}"
+    );
+    assert!(store.run(&["show", &ids[2]]).status.success());
+    // Appending to a damaged log is refused with exit 1.
+    let out = store.try_add("casualty", CASUALTY);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let (code, report) = audit_json(&store);
+    assert_eq!(code, Some(1), "{report:#}");
+}

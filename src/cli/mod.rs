@@ -402,8 +402,12 @@ fn add(dir: &Path, args: AddArgs) -> Result<u8, Failure> {
         .map_err(|e| failure::record_failure(&name, e))?;
     let mut store = open(dir)?;
     let key = signing_key(&store)?;
+    let seen = store.warnings().len();
     let signed = store.append_records(&key, vec![record], OffsetDateTime::now_utc())?;
     println!("{}", signed[0].id);
+    for warning in &store.warnings()[seen..] {
+        eprintln!("warning: {}", output::escape(&warning.to_string()));
+    }
     Ok(0)
 }
 

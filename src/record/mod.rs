@@ -304,6 +304,11 @@ impl Record {
         self.person().sensitivity
     }
 
+    /// Whether the record holds any of the [`SENSITIVE_FIELDS`].
+    pub fn has_sensitive_fields(&self) -> bool {
+        self != &self.redacted()
+    }
+
     /// The record without its [`SENSITIVE_FIELDS`], for exports.
     pub fn redacted(&self) -> Record {
         match self {
