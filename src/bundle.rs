@@ -331,6 +331,8 @@ pub struct BundleReport {
 /// The log's tree is checked only when its last item has been read, so a
 /// caller that writes must stage items until [`verify`] returns `Ok`.
 pub enum Verified<'a> {
+    /// The bundle's header, once it has been read and checked.
+    Header(&'a BundleHeader),
     Entry {
         log: &'a VerifyingKey,
         seq: u64,
@@ -574,6 +576,8 @@ pub fn verify<R: Read>(
                         &tag,
                     ));
                 }
+                sink(Verified::Header(&parsed))
+                    .map_err(|m| at(BundleProblem::Rejected, m, &tag))?;
                 header = Some((parsed, exporter));
             }
             TAG_LOG => {

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod bundle;
 pub mod canonical;
 pub mod entry;
+pub mod exchange;
 pub mod keys;
 pub mod merkle;
 pub mod note;

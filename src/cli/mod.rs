@@ -2,6 +2,7 @@
 //! user-facing text lives here; the work is done by the library.
 
 mod demo;
+mod exchange_cli;
 mod failure;
 mod output;
 
@@ -69,6 +70,37 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a signed bundle of this store's logs for a partner group
+    Export(exchange_cli::ExportArgs),
+    /// Check a bundle offline: who signed it, what it holds, whether it is
+    /// intact (exit 0 only if everything holds and every key is trusted)
+    Verify(exchange_cli::VerifyArgs),
+    /// Verify a bundle and add its entries, keeping their provenance;
+    /// nothing is written unless all of it holds. Also takes back a cosigned
+    /// checkpoint of this group's log
+    Import(exchange_cli::ImportArgs),
+    /// Cosign a partner's checkpoint after checking it against everything
+    /// this store holds of that log
+    Cosign {
+        /// The checkpoint note
+        file: PathBuf,
+    },
+    /// Print an inclusion proof of one record (C2SP tlog-proof) against the
+    /// latest checkpoint of its log
+    Prove {
+        /// A record id, or a unique prefix of at least 8 hex characters
+        id: String,
+    },
+    /// The keys of other groups this store trusts
+    Trust {
+        #[command(subcommand)]
+        command: exchange_cli::TrustCommand,
+    },
+    /// Checkpoints of a log that cannot both be true, kept as evidence
+    Evidence {
+        #[command(subcommand)]
+        command: exchange_cli::EvidenceCommand,
+    },
     /// Run the whole workflow on a temporary store, explained as it goes
     Demo,
     /// Append generated records one by one, printing each id once it is
@@ -92,7 +124,7 @@ struct InitArgs {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum KindArg {
+pub enum KindArg {
     Casualty,
     Missing,
 }
@@ -148,6 +180,14 @@ struct AuditArgs {
 enum KeyCommand {
     /// Print the group's public key and key id
     Show,
+    /// Write the group's public key file, to hand to partners
+    Export {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Replace FILE if it exists
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 pub fn run() -> ExitCode {
@@ -170,8 +210,11 @@ pub fn run() -> ExitCode {
 }
 
 fn dispatch(cli: Cli) -> Result<u8, Failure> {
-    if let Command::Demo = cli.command {
-        return demo::run(&mut io::stdout().lock());
+    match cli.command {
+        Command::Demo => return demo::run(&mut io::stdout().lock()),
+        // Verification needs no store; a store only lends its trusted keys.
+        Command::Verify(args) => return exchange_cli::verify(store_dir(cli.store).ok(), args),
+        _ => {}
     }
     let store_dir = store_dir(cli.store)?;
     match cli.command {
@@ -244,8 +287,19 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             .map_err(write_failure)?;
             Ok(0)
         }
+        Command::Key {
+            command: KeyCommand::Export { out, force },
+        } => exchange_cli::key_export(&store_dir, &out, force),
+        Command::Export(args) => exchange_cli::export(&store_dir, args),
+        Command::Import(args) => exchange_cli::import(&store_dir, args),
+        Command::Cosign { file } => exchange_cli::cosign(&store_dir, &file),
+        Command::Prove { id } => exchange_cli::prove(&store_dir, &id),
+        Command::Trust { command } => exchange_cli::trust(&store_dir, command),
+        Command::Evidence {
+            command: exchange_cli::EvidenceCommand::List { json },
+        } => exchange_cli::evidence(&open(&store_dir)?, json),
         Command::StressAppend { count } => stress_append(&store_dir, count),
-        Command::Demo => unreachable!("handled above"),
+        Command::Demo | Command::Verify(_) => unreachable!("handled above"),
     }
 }
 

@@ -58,6 +58,21 @@ pub fn show_text(
     writeln!(out, "kind         {}", e.kind)?;
     writeln!(out, "log          {}", log_label(store, entry))?;
     writeln!(out, "sequence     {}", e.seq)?;
+    if e.log != *store.group_key() {
+        match sijill::exchange::provenance(store, &e.log, e.seq) {
+            Ok(Some(p)) => writeln!(
+                out,
+                "imported     {} from bundle {} signed by {} ({}), {}",
+                p.imported_at,
+                &p.bundle[..16],
+                escape(&p.organisation),
+                keys::key_id(&sijill::keys::parse_public_key_hex(&p.exporter).unwrap_or(e.log)),
+                escape(&p.file)
+            )?,
+            Ok(None) => writeln!(out, "imported     (no import record)")?,
+            Err(err) => writeln!(out, "imported     (import records unreadable: {err})")?,
+        }
+    }
     writeln!(out, "recorded at  {}", format_timestamp(e.recorded_at))?;
     writeln!(out, "signature    valid (ed25519, verified just now)")?;
     if let Some(record) = e.record_body() {
@@ -203,9 +218,14 @@ pub fn audit_text(out: &mut impl Write, report: &AuditReport) -> io::Result<()> 
     }
     writeln!(
         out,
-        "audited {} logs, {} valid entries: {} errors, {} warnings{}",
+        "audited {} logs, {} valid entries{}: {} errors, {} warnings{}",
         report.logs.len(),
         report.entries_checked,
+        if report.withheld > 0 {
+            format!(" and {} withheld leaves", report.withheld)
+        } else {
+            String::new()
+        },
         report.errors(),
         report.warnings(),
         if report.is_clean() { " (clean)" } else { "" }

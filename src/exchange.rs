@@ -1,0 +1,1128 @@
+//! Exchange between groups: export a bundle, import one, cosign a partner's
+//! checkpoint, prove one entry, and keep evidence of a rewritten history
+//! (docs/FORMAT.md §13, §14).
+//!
+//! Import reads a bundle once: entries are verified as they stream past and
+//! staged on disk, and only when the whole bundle holds (signatures, trees,
+//! checkpoints, trust, consistency with everything the store already has) are
+//! they appended to the author's replica log. Two checkpoints of one log that
+//! cannot both be true are never resolved by choosing one: the import is
+//! refused and both signed notes are kept as evidence.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::bundle::{
+    self, BundleError, BundleHeader, BundleReport, BundleWriter, LogSection, Scope, SinceProof,
+    Verified,
+};
+use crate::entry::{format_timestamp, EntryId};
+use crate::keys::{self, SigningKey, VerifyingKey};
+use crate::merkle::{self, Frontier, Hash, NodeId};
+use crate::note::{self, Checkpoint, Note, SignedCheckpoint};
+use crate::record::PartialDate;
+use crate::record::{Record, RecordKind, Sensitivity};
+use crate::segment::{encode_frame, encode_withheld_frame, sync_dir};
+use crate::store::{short_log, Leaf, Store, StoreError};
+use crate::trust::TrustStore;
+use crate::FORMAT_VERSION;
+
+pub const EVIDENCE_DIR: &str = "evidence";
+pub const IMPORTS_FILE: &str = "imports.jsonl";
+const TMP_DIR: &str = "tmp";
+
+/// The key name this group cosigns under (tlog-cosignature).
+pub fn cosigner_name(key: &VerifyingKey) -> String {
+    format!("sijill.witness/{}", hex::encode(key.as_bytes()))
+}
+
+/// Why an exchange operation failed.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum ExchangeError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{0}")]
+    Bundle(Box<BundleError>),
+    /// The bundle holds, but someone in it is not trusted by this store.
+    #[error("the bundle verifies, but {0} not trusted")]
+    Untrusted(String),
+    /// Two checkpoints of one log that cannot both be true.
+    #[error("log {log}: {message}; both signed checkpoints were kept as evidence in {evidence}")]
+    Equivocation {
+        log: String,
+        message: String,
+        evidence: PathBuf,
+    },
+    /// The bundle holds, but cannot be added to what this store has.
+    #[error("{0}")]
+    Refused(String),
+    #[error("checkpoint: {0}")]
+    Checkpoint(#[from] note::NoteError),
+    #[error("invalid filter: {0}")]
+    Filter(String),
+}
+
+impl From<BundleError> for ExchangeError {
+    fn from(e: BundleError) -> Self {
+        ExchangeError::Bundle(Box::new(e))
+    }
+}
+
+impl ExchangeError {
+    /// Exit status 1: something does not verify, or a history was rewritten.
+    pub fn is_integrity_failure(&self) -> bool {
+        match self {
+            ExchangeError::Store(e) => e.is_integrity_failure(),
+            ExchangeError::Bundle(e) => e.problem != bundle::BundleProblem::Io,
+            ExchangeError::Untrusted(_) | ExchangeError::Equivocation { .. } => true,
+            ExchangeError::Checkpoint(_) => true,
+            _ => false,
+        }
+    }
+}
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> ExchangeError + '_ {
+    move |source| ExchangeError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Which records a filtered export carries.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordFilter {
+    pub kind: Option<RecordKind>,
+    /// Records whose date may fall on or after the start of this date.
+    pub from: Option<PartialDate>,
+    /// Records whose date may fall on or before the end of this date.
+    pub to: Option<PartialDate>,
+    pub governorate: Option<String>,
+}
+
+impl RecordFilter {
+    pub fn is_empty(&self) -> bool {
+        self == &RecordFilter::default()
+    }
+
+    /// The filter as the bundle header records it.
+    pub fn to_map(&self) -> BTreeMap<String, String> {
+        let mut map = BTreeMap::new();
+        if let Some(k) = self.kind {
+            map.insert("kind".into(), k.as_str().into());
+        }
+        if let Some(d) = &self.from {
+            map.insert("from".into(), d.to_string());
+        }
+        if let Some(d) = &self.to {
+            map.insert("to".into(), d.to_string());
+        }
+        if let Some(g) = &self.governorate {
+            map.insert("governorate".into(), g.clone());
+        }
+        map
+    }
+
+    /// Whether a record passes. A date filter keeps a record whose date
+    /// (or range) overlaps the period, and drops a record with no date.
+    pub fn matches(&self, record: &Record) -> bool {
+        if self.kind.is_some_and(|k| k != record.kind()) {
+            return false;
+        }
+        let (date, place) = match record {
+            Record::Casualty(c) => (c.date_of_death.as_ref(), c.place_of_death.as_ref()),
+            Record::Missing(m) => (
+                m.last_seen.as_ref().and_then(|l| l.date.as_ref()),
+                m.last_seen.as_ref().and_then(|l| l.place.as_ref()),
+            ),
+        };
+        if self.from.is_some() || self.to.is_some() {
+            let Some(date) = date else { return false };
+            if self
+                .from
+                .as_ref()
+                .is_some_and(|f| date.latest() < f.earliest())
+            {
+                return false;
+            }
+            if self
+                .to
+                .as_ref()
+                .is_some_and(|t| date.earliest() > t.latest())
+            {
+                return false;
+            }
+        }
+        if let Some(g) = &self.governorate {
+            let held = place.and_then(|p| p.governorate.as_deref());
+            if held.is_none_or(|h| h.to_lowercase() != g.trim().to_lowercase()) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// What `export` takes.
+#[derive(Clone, Debug, Default)]
+pub struct ExportOptions {
+    /// A checkpoint note the partner holds: export only what follows it.
+    pub since: Option<Vec<u8>>,
+    pub filter: RecordFilter,
+    pub include_sensitive: bool,
+}
+
+/// What an export wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportSummary {
+    pub scope: Scope,
+    pub digest: [u8; 32],
+    pub bytes: u64,
+    /// Per log: key, checkpoint size, entries carried, leaves withheld.
+    pub logs: Vec<(VerifyingKey, u64, u64, u64)>,
+}
+
+/// How an entry leaves the store.
+enum Disposition {
+    Carry,
+    Withhold,
+    Skip,
+}
+
+fn disposition(record: Option<&Record>, options: &ExportOptions, scope: Scope) -> Disposition {
+    let private = record.is_some_and(|r| {
+        r.sensitivity() == Sensitivity::Internal
+            || (!options.include_sensitive && r.has_sensitive_fields())
+    });
+    let wanted = record.is_none_or(|r| options.filter.matches(r));
+    match (scope, private, wanted) {
+        (Scope::Filtered, false, true) => Disposition::Carry,
+        (Scope::Filtered, _, _) => Disposition::Skip,
+        (_, true, _) => Disposition::Withhold,
+        (_, false, _) => Disposition::Carry,
+    }
+}
+
+/// The checkpoint to export a log at: a new one for the group's own log,
+/// the newest held one for a replica, with every cosignature held for it.
+fn export_checkpoint(
+    store: &mut Store,
+    key: &SigningKey,
+    log: &[u8; 32],
+) -> Result<Option<SignedCheckpoint>, ExchangeError> {
+    let mut signed = if *log == key.verifying_key().to_bytes() {
+        store.sign_checkpoint(key)?
+    } else {
+        let size = store.log_state(log)?.size;
+        match store
+            .checkpoints(log)?
+            .into_iter()
+            .filter(|c| c.signed.checkpoint.size <= size)
+            .max_by_key(|c| c.signed.checkpoint.size)
+        {
+            Some(c) => c.signed,
+            None => return Ok(None),
+        }
+    };
+    // Gather the cosignatures held for the same checkpoint body.
+    for held in store.checkpoints(log)? {
+        if held.signed.checkpoint == signed.checkpoint {
+            for s in held.signed.note.signatures {
+                if !signed.note.signatures.contains(&s) {
+                    signed.note.signatures.push(s);
+                }
+            }
+        }
+    }
+    Ok(Some(signed))
+}
+
+/// Write a bundle of the store's logs to `out_path` (via a temporary file
+/// renamed into place, so a failed export leaves nothing behind).
+pub fn export(
+    store: &mut Store,
+    key: &SigningKey,
+    options: &ExportOptions,
+    out_path: &Path,
+) -> Result<ExportSummary, ExchangeError> {
+    let own = key.verifying_key().to_bytes();
+    let since = match &options.since {
+        Some(bytes) => Some(parse_foreign_checkpoint(bytes)?),
+        None => None,
+    };
+    let scope =
+        match (&since, options.filter.is_empty()) {
+            (Some(_), true) => Scope::Since,
+            (Some(_), false) => return Err(ExchangeError::Filter(
+                "--since and filters cannot be combined: a since export carries every new entry"
+                    .into(),
+            )),
+            (None, true) => Scope::Full,
+            (None, false) => Scope::Filtered,
+        };
+    // Which logs, at which checkpoints.
+    let mut plan = Vec::new();
+    let logs: Vec<[u8; 32]> = match &since {
+        Some((log_key, _)) => vec![log_key.to_bytes()],
+        None => {
+            let mut logs: Vec<[u8; 32]> = store.logs()?.into_iter().map(|(l, _)| l).collect();
+            if !logs.contains(&own) {
+                logs.insert(0, own);
+            }
+            logs
+        }
+    };
+    for log in logs {
+        if let Some(cp) = export_checkpoint(store, key, &log)? {
+            plan.push((log, cp));
+        }
+    }
+    let mut since_proof = None;
+    if let Some((log_key, old)) = &since {
+        let log = log_key.to_bytes();
+        let Some((_, new)) = plan.first() else {
+            return Err(ExchangeError::Refused(format!(
+                "this store holds no checkpoint of log {}",
+                keys::key_id(log_key)
+            )));
+        };
+        let old_size = old.checkpoint.size;
+        if old_size > new.checkpoint.size || store.root_at(&log, old_size)? != old.checkpoint.root {
+            return Err(ExchangeError::Refused(format!(
+                "the checkpoint given with --since (size {old_size}) is not one of this log's history; a partner holding it holds another history"
+            )));
+        }
+        let mut frontier = Vec::new();
+        Frontier::from_nodes(old_size, |node| {
+            let h = store.stored_node(&log, node)?.ok_or_else(|| {
+                StoreError::IndexDamaged(format!("merkle node {node:?} is missing"))
+            })?;
+            frontier.push(h.to_hex());
+            Ok::<_, StoreError>(h)
+        })?;
+        let consistency = store
+            .consistency_proof(&log, old_size, new.checkpoint.size)?
+            .iter()
+            .map(Hash::to_hex)
+            .collect();
+        since_proof = Some(SinceProof {
+            checkpoint: old.to_text(),
+            frontier,
+            consistency,
+        });
+    }
+
+    let header = BundleHeader {
+        v: FORMAT_VERSION,
+        created_at: format_timestamp(OffsetDateTime::now_utc()),
+        exporter: hex::encode(own),
+        organisation: store.meta().organisation.clone(),
+        scope,
+        filter: options.filter.to_map(),
+        include_sensitive: options.include_sensitive,
+        logs: plan.len() as u64,
+    };
+    let tmp = out_path.with_extension("partial");
+    let file = File::create(&tmp).map_err(io_at(&tmp))?;
+    let result = (|| {
+        let mut writer = BundleWriter::new(BufWriter::new(file), &header).map_err(io_at(&tmp))?;
+        let mut summary_logs = Vec::new();
+        for (log, cp) in &plan {
+            let size = cp.checkpoint.size;
+            let first = since.as_ref().map_or(0, |(_, old)| old.checkpoint.size);
+            let count = match scope {
+                Scope::Full | Scope::Since => size - first,
+                Scope::Filtered => {
+                    let mut n = 0;
+                    for leaf in store.leaves(*log)?.take(size as usize) {
+                        if let Leaf::Entry(e) = leaf? {
+                            if let Disposition::Carry =
+                                disposition(e.entry.record_body(), options, scope)
+                            {
+                                n += 1;
+                            }
+                        }
+                    }
+                    n
+                }
+            };
+            writer
+                .log(&LogSection {
+                    log: hex::encode(log),
+                    checkpoint: cp.to_text(),
+                    first,
+                    count,
+                    since: since_proof.clone(),
+                })
+                .map_err(io_at(&tmp))?;
+            let (mut carried, mut withheld) = (0u64, 0u64);
+            for leaf in store
+                .leaves(*log)?
+                .skip(first as usize)
+                .take((size - first) as usize)
+            {
+                match leaf? {
+                    Leaf::Withheld(seq, hash) => {
+                        if scope != Scope::Filtered {
+                            writer.withheld(seq, &hash).map_err(io_at(&tmp))?;
+                            withheld += 1;
+                        }
+                    }
+                    Leaf::Entry(e) => match disposition(e.entry.record_body(), options, scope) {
+                        Disposition::Carry => {
+                            let proof = if scope == Scope::Filtered {
+                                store.inclusion_proof(&e.id, Some(size))?.3
+                            } else {
+                                Vec::new()
+                            };
+                            writer
+                                .entry(&e.bytes, &e.signature, &proof)
+                                .map_err(io_at(&tmp))?;
+                            carried += 1;
+                        }
+                        Disposition::Withhold => {
+                            writer
+                                .withheld(e.entry.seq, &merkle::leaf_hash(&e.bytes))
+                                .map_err(io_at(&tmp))?;
+                            withheld += 1;
+                        }
+                        Disposition::Skip => {}
+                    },
+                }
+            }
+            summary_logs.push((
+                VerifyingKey::from_bytes(log)
+                    .map_err(|_| StoreError::IndexDamaged("bad log key".into()))?,
+                size,
+                carried,
+                withheld,
+            ));
+        }
+        let bytes = writer.bytes_written();
+        let (out, digest) = writer.finish(key).map_err(io_at(&tmp))?;
+        let file = out.into_inner().map_err(|e| io_at(&tmp)(e.into_error()))?;
+        file.sync_all().map_err(io_at(&tmp))?;
+        Ok(ExportSummary {
+            scope,
+            digest,
+            bytes: bytes + 104,
+            logs: summary_logs,
+        })
+    })();
+    match result {
+        Ok(summary) => {
+            fs::rename(&tmp, out_path).map_err(io_at(out_path))?;
+            Ok(summary)
+        }
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Parse a checkpoint note of any Sijill log, naming the log by its origin.
+pub fn parse_foreign_checkpoint(
+    bytes: &[u8],
+) -> Result<(VerifyingKey, SignedCheckpoint), ExchangeError> {
+    let note = Note::parse(bytes)?;
+    let checkpoint = Checkpoint::parse_body(&note.text)?;
+    let key = checkpoint
+        .origin
+        .strip_prefix(note::ORIGIN_PREFIX)
+        .and_then(keys::parse_public_key_hex)
+        .ok_or_else(|| {
+            ExchangeError::Refused(format!(
+                "origin {:?} is not a Sijill log (expected {}<public key>)",
+                checkpoint.origin,
+                note::ORIGIN_PREFIX
+            ))
+        })?;
+    let signed = SignedCheckpoint::parse_and_verify(bytes, &key)?;
+    Ok((key, signed))
+}
+
+/// One line of `imports.jsonl`: where a group's entries came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportRecord {
+    pub imported_at: String,
+    /// BLAKE3 digest of the bundle, as its END section states it.
+    pub bundle: String,
+    pub file: String,
+    /// The group that made and signed the bundle (the relaying group).
+    pub exporter: String,
+    pub organisation: String,
+    pub created_at: String,
+    pub logs: Vec<ImportedRange>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportedRange {
+    pub log: String,
+    /// Sequence numbers [from, to) appended to the replica by this import.
+    pub from: u64,
+    pub to: u64,
+}
+
+/// Every import the store recorded, oldest first.
+pub fn imports(store: &Store) -> Result<Vec<ImportRecord>, ExchangeError> {
+    let path = store.root().join(IMPORTS_FILE);
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_at(&path)(e)),
+    };
+    let complete = text.rfind('\n').map_or("", |end| &text[..end + 1]);
+    complete
+        .lines()
+        .enumerate()
+        .map(|(i, line)| {
+            serde_json::from_str(line).map_err(|e| {
+                ExchangeError::Refused(format!("{}: line {}: {e}", path.display(), i + 1))
+            })
+        })
+        .collect()
+}
+
+/// The import that brought entry `seq` of `log`, if it came from a bundle.
+pub fn provenance(
+    store: &Store,
+    log: &VerifyingKey,
+    seq: u64,
+) -> Result<Option<ImportRecord>, ExchangeError> {
+    let hex_log = hex::encode(log.as_bytes());
+    Ok(imports(store)?.into_iter().find(|r| {
+        r.logs
+            .iter()
+            .any(|l| l.log == hex_log && (l.from..l.to).contains(&seq))
+    }))
+}
+
+fn append_line(path: &Path, line: &str) -> Result<(), ExchangeError> {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io_at(path))?;
+    file.write_all(line.as_bytes()).map_err(io_at(path))?;
+    file.write_all(b"\n").map_err(io_at(path))?;
+    file.sync_all().map_err(io_at(path))
+}
+
+/// Evidence that a log showed two histories.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    pub found_at: String,
+    pub log: String,
+    pub reason: String,
+    /// The checkpoint this store held.
+    pub held: String,
+    /// The checkpoint that contradicts it.
+    pub received: String,
+    /// Where the second one came from.
+    pub source: String,
+}
+
+/// Keep two contradicting checkpoints; returns the file they were written to.
+pub fn keep_evidence(store: &Store, evidence: &Evidence) -> Result<PathBuf, ExchangeError> {
+    let dir = store.root().join(EVIDENCE_DIR);
+    fs::create_dir_all(&dir).map_err(io_at(&dir))?;
+    let stamp = OffsetDateTime::now_utc().unix_timestamp();
+    let log_id = evidence.log.get(..16).unwrap_or(&evidence.log);
+    let mut n = 0;
+    let path = loop {
+        let p = dir.join(format!("{stamp}-{log_id}-{n}.json"));
+        if !p.exists() {
+            break p;
+        }
+        n += 1;
+    };
+    let mut text = serde_json::to_vec_pretty(evidence).unwrap_or_default();
+    text.push(b'\n');
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(io_at(&path))?;
+    file.write_all(&text).map_err(io_at(&path))?;
+    file.sync_all().map_err(io_at(&path))?;
+    sync_dir(&dir).map_err(io_at(&dir))?;
+    Ok(path)
+}
+
+/// Every piece of evidence kept, oldest first, with its file.
+pub fn evidence(store: &Store) -> Result<Vec<(PathBuf, Evidence)>, ExchangeError> {
+    let dir = store.root().join(EVIDENCE_DIR);
+    let mut paths: Vec<PathBuf> = match fs::read_dir(&dir) {
+        Ok(items) => items.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_at(&dir)(e)),
+    };
+    paths.sort();
+    paths
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| {
+            let bytes = fs::read(&p).map_err(io_at(&p))?;
+            let e = serde_json::from_slice(&bytes)
+                .map_err(|e| ExchangeError::Refused(format!("{}: {e}", p.display())))?;
+            Ok((p, e))
+        })
+        .collect()
+}
+
+/// Check a checkpoint of `log` against everything the store holds of that
+/// log; a contradiction is kept as evidence and returned as an error.
+fn check_against_held(
+    store: &Store,
+    log: &VerifyingKey,
+    received: &SignedCheckpoint,
+    source: &str,
+    root_at: &dyn Fn(u64) -> Result<Option<Hash>, ExchangeError>,
+) -> Result<(), ExchangeError> {
+    let log_bytes = log.to_bytes();
+    let cp = &received.checkpoint;
+    for held in store.checkpoints(&log_bytes)? {
+        let h = &held.signed.checkpoint;
+        let conflict = if h.size == cp.size {
+            (h.root != cp.root)
+                .then(|| format!("two checkpoints of size {} with different roots", h.size))
+        } else if h.size < cp.size {
+            // The received history must extend the held one.
+            match root_at(h.size)? {
+                Some(root) if root != h.root => Some(format!(
+                    "the tree of size {} behind the new checkpoint has another root than the checkpoint of that size held since {}",
+                    h.size, held.received_at
+                )),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        if let Some(reason) = conflict {
+            let path = keep_evidence(
+                store,
+                &Evidence {
+                    found_at: format_timestamp(OffsetDateTime::now_utc()),
+                    log: hex::encode(log_bytes),
+                    reason: reason.clone(),
+                    held: held.signed.to_text(),
+                    received: received.to_text(),
+                    source: source.to_string(),
+                },
+            )?;
+            return Err(ExchangeError::Equivocation {
+                log: keys::key_id(log).to_string(),
+                message: reason,
+                evidence: path,
+            });
+        }
+    }
+    // And against the entries held.
+    let local = store.log_state(&log_bytes)?.size;
+    if cp.size <= local && store.root_at(&log_bytes, cp.size)? != cp.root {
+        let reason = format!(
+            "the checkpoint of size {} does not match the {} entries of that log this store holds",
+            cp.size, local
+        );
+        let held_note = store
+            .checkpoints(&log_bytes)?
+            .into_iter()
+            .filter(|c| c.signed.checkpoint.size <= local)
+            .max_by_key(|c| c.signed.checkpoint.size)
+            .map(|c| c.signed.to_text())
+            .unwrap_or_default();
+        let path = keep_evidence(
+            store,
+            &Evidence {
+                found_at: format_timestamp(OffsetDateTime::now_utc()),
+                log: hex::encode(log_bytes),
+                reason: reason.clone(),
+                held: held_note,
+                received: received.to_text(),
+                source: source.to_string(),
+            },
+        )?;
+        return Err(ExchangeError::Equivocation {
+            log: keys::key_id(log).to_string(),
+            message: reason,
+            evidence: path,
+        });
+    }
+    Ok(())
+}
+
+/// Per-log state of an import while the bundle streams past.
+struct Staging {
+    /// Entries the store already holds of this log.
+    local: u64,
+    frontier: Option<Frontier>,
+    /// Roots of the incoming tree at the sizes the store can compare.
+    roots: HashMap<u64, Hash>,
+    watch: Vec<u64>,
+    file: Option<(PathBuf, BufWriter<File>)>,
+    appended: (u64, u64),
+}
+
+/// What an import did.
+#[derive(Debug)]
+pub struct ImportOutcome {
+    pub report: BundleReport,
+    /// Per log: key and the range of sequence numbers appended.
+    pub appended: Vec<(VerifyingKey, u64, u64)>,
+}
+
+/// Verify a bundle and, only if all of it holds and its signers are
+/// trusted, add its entries to the replicas of their authors' logs.
+pub fn import(
+    store: &mut Store,
+    path: &Path,
+    trust: &TrustStore,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ImportOutcome, ExchangeError> {
+    let own = store.group_key().to_bytes();
+    let tmp_dir = store.root().join(TMP_DIR).join(format!(
+        "import-{}-{}",
+        std::process::id(),
+        OffsetDateTime::now_utc().unix_timestamp_nanos()
+    ));
+    fs::create_dir_all(&tmp_dir).map_err(io_at(&tmp_dir))?;
+    let result = import_staged(store, path, trust, progress, &tmp_dir, own);
+    let _ = fs::remove_dir_all(&tmp_dir);
+    result
+}
+
+fn import_staged(
+    store: &mut Store,
+    path: &Path,
+    trust: &TrustStore,
+    progress: &mut dyn FnMut(u64),
+    tmp_dir: &Path,
+    own: [u8; 32],
+) -> Result<ImportOutcome, ExchangeError> {
+    let input = File::open(path).map_err(io_at(path))?;
+    let mut staging: HashMap<[u8; 32], Staging> = HashMap::new();
+    let cosigners = cosigner_keys(trust);
+    let mut partial = false;
+    let report = {
+        let store_ref: &Store = store;
+        let mut sink = |item: Verified<'_>| -> Result<(), String> {
+            if partial {
+                return Ok(());
+            }
+            let (log, seq, leaf, frame) = match item {
+                Verified::Header(h) => {
+                    // A filtered bundle is verified in full, then refused.
+                    partial = h.scope == Scope::Filtered;
+                    return Ok(());
+                }
+                Verified::Entry {
+                    log,
+                    seq,
+                    bytes,
+                    signature,
+                } => (
+                    log,
+                    seq,
+                    merkle::leaf_hash(bytes),
+                    Some(encode_frame(bytes, signature)),
+                ),
+                Verified::Withheld { log, seq, leaf } => (log, seq, *leaf, None),
+            };
+            let key = log.to_bytes();
+            let st = match staging.entry(key) {
+                std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(open_staging(store_ref, &key, seq).map_err(|e| e.to_string())?)
+                }
+            };
+            let frontier = st.frontier.as_mut().ok_or("no tree")?;
+            frontier.push(leaf);
+            let size = frontier.size();
+            if st.watch.contains(&size) {
+                st.roots.insert(size, frontier.root());
+            }
+            if seq >= st.local {
+                if key == own {
+                    return Err("the bundle holds entries of this store's own log that the store does not have: \
+                                only this group's key could have signed them (is the key compromised, or this store restored from an old backup?)"
+                        .into());
+                }
+                let frame = match frame {
+                    Some(f) => f,
+                    None => encode_withheld_frame(seq, &leaf.0),
+                };
+                if st.file.is_none() {
+                    let p = tmp_dir.join(format!("{}.frames", hex::encode(key)));
+                    let f = File::create(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+                    st.file = Some((p, BufWriter::new(f)));
+                    st.appended.0 = seq;
+                }
+                let (p, w) = st.file.as_mut().expect("opened above");
+                w.write_all(&frame)
+                    .map_err(|e| format!("{}: {e}", p.display()))?;
+                st.appended.1 = seq + 1;
+            }
+            Ok(())
+        };
+        let reader = BufReader::with_capacity(1 << 20, input);
+        bundle::verify(reader, &cosigners, progress, &mut sink)?
+    };
+    if report.header.scope == Scope::Filtered {
+        return Err(ExchangeError::Refused(
+            "a filtered bundle verifies, but cannot be imported: its entries are not a whole log. Ask for a full export, or one --since a checkpoint you hold".into(),
+        ));
+    }
+
+    // Trust: the exporter and every author must be known to this store.
+    let mut untrusted = Vec::new();
+    if report.exporter.to_bytes() != own && trust.name_of(&report.exporter).is_none() {
+        untrusted.push(format!(
+            "the exporter {} ({})",
+            keys::key_id(&report.exporter),
+            report.header.organisation
+        ));
+    }
+    for l in &report.logs {
+        if l.key.to_bytes() != own && trust.name_of(&l.key).is_none() {
+            untrusted.push(format!("log {}", keys::key_id(&l.key)));
+        }
+    }
+    if !untrusted.is_empty() {
+        let verb = if untrusted.len() == 1 { "is" } else { "are" };
+        return Err(ExchangeError::Untrusted(format!(
+            "{} {verb}",
+            untrusted.join(", ")
+        )));
+    }
+
+    // Consistency with everything held, before anything is written.
+    let source = format!(
+        "bundle {} from {}",
+        hex::encode(report.digest),
+        path.display()
+    );
+    for l in &report.logs {
+        let key = l.key.to_bytes();
+        let st = staging.get(&key);
+        let local = store.log_state(&key)?.size;
+        let first = l.since.as_ref().map_or(0, |s| s.checkpoint.size);
+        if first > local {
+            return Err(ExchangeError::Refused(format!(
+                "log {}: the bundle starts at entry {first}, but this store holds only {local} entries of that log; ask for a full export or one --since a checkpoint you hold",
+                keys::key_id(&l.key)
+            )));
+        }
+        if let Some(old) = &l.since {
+            if store.root_at(&key, first)? != old.checkpoint.root {
+                check_against_held(store, &l.key, old, &source, &|_| Ok(None))?;
+                return Err(ExchangeError::Refused(format!(
+                    "log {}: the bundle extends a checkpoint of size {first} that is not this store's history of that log",
+                    keys::key_id(&l.key)
+                )));
+            }
+        }
+        let roots = st.map(|s| s.roots.clone()).unwrap_or_default();
+        let local_root = store.log_state(&key)?.root;
+        if let Some(r) = roots.get(&local) {
+            if *r != local_root {
+                let reason = format!(
+                    "the bundle's first {local} entries differ from the {local} entries this store holds"
+                );
+                let held = store
+                    .checkpoints(&key)?
+                    .into_iter()
+                    .max_by_key(|c| c.signed.checkpoint.size)
+                    .map(|c| c.signed.to_text())
+                    .unwrap_or_default();
+                let path = keep_evidence(
+                    store,
+                    &Evidence {
+                        found_at: format_timestamp(OffsetDateTime::now_utc()),
+                        log: hex::encode(key),
+                        reason: reason.clone(),
+                        held,
+                        received: l.checkpoint.to_text(),
+                        source: source.clone(),
+                    },
+                )?;
+                return Err(ExchangeError::Equivocation {
+                    log: keys::key_id(&l.key).to_string(),
+                    message: reason,
+                    evidence: path,
+                });
+            }
+        }
+        check_against_held(store, &l.key, &l.checkpoint, &source, &|size| {
+            Ok(roots.get(&size).copied())
+        })?;
+        if key == own && l.checkpoint.checkpoint.size > local {
+            return Err(ExchangeError::Refused(
+                "the bundle holds entries of this store's own log that the store does not have"
+                    .into(),
+            ));
+        }
+    }
+
+    // Everything holds: write.
+    let mut appended = Vec::new();
+    let mut ranges = Vec::new();
+    for l in &report.logs {
+        let key = l.key.to_bytes();
+        if let Some(st) = staging.get_mut(&key) {
+            if let Some((p, w)) = st.file.take() {
+                let file = w.into_inner().map_err(|e| io_at(&p)(e.into_error()))?;
+                file.sync_all().map_err(io_at(&p))?;
+                drop(file);
+                store.append_replica(key, &p)?;
+                appended.push((l.key, st.appended.0, st.appended.1));
+                ranges.push(ImportedRange {
+                    log: hex::encode(key),
+                    from: st.appended.0,
+                    to: st.appended.1,
+                });
+            }
+        }
+        let already = store
+            .checkpoints(&key)?
+            .iter()
+            .any(|c| c.signed.to_text() == l.checkpoint.to_text());
+        if !already {
+            store.record_checkpoint(&key, &l.checkpoint, "imported")?;
+        }
+    }
+    let record = ImportRecord {
+        imported_at: format_timestamp(OffsetDateTime::now_utc()),
+        bundle: hex::encode(report.digest),
+        file: path.display().to_string(),
+        exporter: hex::encode(report.exporter.as_bytes()),
+        organisation: report.header.organisation.clone(),
+        created_at: report.header.created_at.clone(),
+        logs: ranges,
+    };
+    append_line(
+        &store.root().join(IMPORTS_FILE),
+        &serde_json::to_string(&record).unwrap_or_default(),
+    )?;
+    Ok(ImportOutcome { report, appended })
+}
+
+fn open_staging(store: &Store, log: &[u8; 32], first_seq: u64) -> Result<Staging, ExchangeError> {
+    let local = store.log_state(log)?.size;
+    if first_seq > local {
+        return Err(ExchangeError::Refused(format!(
+            "the bundle starts log {} at entry {first_seq}, but this store holds only {local} entries of it",
+            short_log(log)
+        )));
+    }
+    let frontier = Frontier::from_nodes(first_seq, |node: NodeId| {
+        store
+            .stored_node(log, node)?
+            .ok_or_else(|| StoreError::IndexDamaged(format!("merkle node {node:?} is missing")))
+    })?;
+    let mut watch: Vec<u64> = store
+        .checkpoints(log)?
+        .iter()
+        .map(|c| c.signed.checkpoint.size)
+        .collect();
+    watch.push(local);
+    Ok(Staging {
+        local,
+        frontier: Some(frontier),
+        roots: HashMap::new(),
+        watch,
+        file: None,
+        appended: (0, 0),
+    })
+}
+
+/// The cosigners a store recognises: every trusted key, under the name it
+/// cosigns with.
+pub fn cosigner_keys(trust: &TrustStore) -> Vec<(String, VerifyingKey)> {
+    trust
+        .named_keys()
+        .into_iter()
+        .map(|(_, k)| (cosigner_name(&k), k))
+        .collect()
+}
+
+/// Cosign a partner's checkpoint after checking it against everything this
+/// store holds of that log. Returns the cosigned note.
+pub fn cosign(
+    store: &mut Store,
+    key: &SigningKey,
+    note_bytes: &[u8],
+    trust: &TrustStore,
+) -> Result<SignedCheckpoint, ExchangeError> {
+    let (log, mut signed) = parse_foreign_checkpoint(note_bytes)?;
+    if log == key.verifying_key() {
+        return Err(ExchangeError::Refused(
+            "this is the group's own checkpoint; a cosignature is a partner's statement".into(),
+        ));
+    }
+    if trust.name_of(&log).is_none() {
+        return Err(ExchangeError::Untrusted(format!(
+            "log {} is",
+            keys::key_id(&log)
+        )));
+    }
+    let local = store.log_state(&log.to_bytes())?.size;
+    if signed.checkpoint.size > local {
+        return Err(ExchangeError::Refused(format!(
+            "this store holds {local} entries of log {} and cannot check a checkpoint of size {}: import the group's bundle first",
+            keys::key_id(&log),
+            signed.checkpoint.size
+        )));
+    }
+    check_against_held(store, &log, &signed, "cosign request", &|_| Ok(None))?;
+    let now = OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
+    signed.cosign(&cosigner_name(&key.verifying_key()), key, now);
+    store.record_checkpoint(&log.to_bytes(), &signed, "cosigned")?;
+    Ok(signed)
+}
+
+/// Take back a cosigned checkpoint of the group's own log: check it is one
+/// this group signed and that the log still matches it, keep the verified
+/// cosignatures, and return their names.
+pub fn add_cosignatures(
+    store: &mut Store,
+    note_bytes: &[u8],
+    trust: &TrustStore,
+) -> Result<Vec<String>, ExchangeError> {
+    let own = *store.group_key();
+    let (log, signed) = parse_foreign_checkpoint(note_bytes)?;
+    if log != own {
+        return Err(ExchangeError::Refused(format!(
+            "the checkpoint is of log {}, not of this group's log; to cosign it, use `sijill cosign`",
+            keys::key_id(&log)
+        )));
+    }
+    let local = store.log_state(&own.to_bytes())?.size;
+    if signed.checkpoint.size > local
+        || store.root_at(&own.to_bytes(), signed.checkpoint.size)? != signed.checkpoint.root
+    {
+        return Err(ExchangeError::Refused(
+            "the checkpoint does not match this group's log: it was not signed from this history"
+                .into(),
+        ));
+    }
+    let cosignatures = signed.cosignatures(&cosigner_keys(trust));
+    if cosignatures.is_empty() {
+        return Err(ExchangeError::Untrusted(
+            "no cosignature on the checkpoint is by a trusted key: none".into(),
+        ));
+    }
+    store.record_checkpoint(&own.to_bytes(), &signed, "cosigned")?;
+    Ok(cosignatures
+        .iter()
+        .map(|c| trust.name_of(&c.key).unwrap_or(&c.name).to_string())
+        .collect())
+}
+
+/// A C2SP tlog-proof of one entry against the newest checkpoint of its log,
+/// with the entry bytes in its `extra` line so that it can be checked alone.
+pub fn prove(
+    store: &mut Store,
+    key: Option<&SigningKey>,
+    id: &EntryId,
+) -> Result<String, ExchangeError> {
+    let location = store
+        .location(id)?
+        .ok_or_else(|| StoreError::NotFound(id.to_hex()))?;
+    let entry = store.get(id)?;
+    let checkpoint = match key {
+        Some(k) if k.verifying_key().to_bytes() == location.log => {
+            export_checkpoint(store, k, &location.log)?
+        }
+        _ => {
+            let size = store.log_state(&location.log)?.size;
+            store
+                .checkpoints(&location.log)?
+                .into_iter()
+                .filter(|c| {
+                    c.signed.checkpoint.size <= size && c.signed.checkpoint.size > location.seq
+                })
+                .max_by_key(|c| c.signed.checkpoint.size)
+                .map(|c| c.signed)
+        }
+    }
+    .ok_or_else(|| {
+        ExchangeError::Refused(format!(
+            "no checkpoint of log {} covers entry {}",
+            short_log(&location.log),
+            location.seq
+        ))
+    })?;
+    let (_, _, root, proof) = store.inclusion_proof(id, Some(checkpoint.checkpoint.size))?;
+    debug_assert_eq!(root, checkpoint.checkpoint.root);
+    let mut text = String::from("c2sp.org/tlog-proof@v1\n");
+    text.push_str(&format!("extra {}\n", BASE64.encode(&entry.bytes)));
+    text.push_str(&format!("index {}\n", location.seq));
+    for h in proof {
+        text.push_str(&BASE64.encode(h.0));
+        text.push('\n');
+    }
+    text.push('\n');
+    text.push_str(&checkpoint.to_text());
+    Ok(text)
+}
+
+/// Check a tlog-proof made by [`prove`]: the checkpoint is signed by the
+/// log named in its origin, and the entry in `extra` is in that tree.
+pub fn verify_proof(text: &str) -> Result<(VerifyingKey, EntryId, u64), ExchangeError> {
+    let bad = |m: &str| ExchangeError::Refused(format!("not a valid proof: {m}"));
+    let (head, note_text) = text
+        .split_once("\n\n")
+        .ok_or_else(|| bad("no blank line before the checkpoint"))?;
+    let mut lines = head.lines();
+    if lines.next() != Some("c2sp.org/tlog-proof@v1") {
+        return Err(bad("the first line is not c2sp.org/tlog-proof@v1"));
+    }
+    let mut line = lines.next().ok_or_else(|| bad("no index line"))?;
+    let mut extra = None;
+    if let Some(e) = line.strip_prefix("extra ") {
+        extra = Some(BASE64.decode(e).map_err(|_| bad("extra is not base64"))?);
+        line = lines.next().ok_or_else(|| bad("no index line"))?;
+    }
+    let index: u64 = line
+        .strip_prefix("index ")
+        .and_then(|i| i.parse().ok())
+        .ok_or_else(|| bad("the index line is not `index N`"))?;
+    let proof = lines
+        .map(|l| {
+            BASE64
+                .decode(l)
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .map(Hash)
+                .ok_or_else(|| bad("a proof line is not a base64 SHA-256 hash"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let entry_bytes = extra.ok_or_else(|| bad("no extra line with the entry"))?;
+    let (log, checkpoint) = parse_foreign_checkpoint(note_text.as_bytes())?;
+    let entry = crate::entry::decode_entry(&entry_bytes).map_err(|e| bad(&e.to_string()))?;
+    if entry.log != log || entry.seq != index {
+        return Err(bad("the entry is not the one at that index of that log"));
+    }
+    merkle::verify_inclusion(
+        &merkle::leaf_hash(&entry_bytes),
+        index,
+        checkpoint.checkpoint.size,
+        &proof,
+        &checkpoint.checkpoint.root,
+    )
+    .map_err(|e| bad(&e.to_string()))?;
+    Ok((log, EntryId::of(&entry_bytes), checkpoint.checkpoint.size))
+}
