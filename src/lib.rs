@@ -9,11 +9,15 @@
 
 pub mod audit;
 pub mod canonical;
+pub mod csv_io;
 pub mod entry;
+pub mod filter;
 pub mod keys;
 pub mod merkle;
 pub mod record;
+pub mod search;
 pub mod segment;
+pub mod stats;
 pub mod store;
 
 /// The format version written into every entry and file header (docs/FORMAT.md §1).

@@ -255,6 +255,8 @@ pub struct Store {
     logs: sled::Tree,
     /// Log key || level || index -> hash of a perfect Merkle subtree.
     nodes: sled::Tree,
+    /// Name tokens and record content hashes (src/search.rs).
+    search: crate::search::SearchIndex,
     writers: HashMap<[u8; 32], SegmentWriter>,
     /// Open segment files for reads, so listing does not reopen a file per entry.
     readers: Mutex<HashMap<[u8; 32], Arc<File>>>,
@@ -408,6 +410,7 @@ impl Store {
             seqs: db.open_tree("seqs")?,
             logs: db.open_tree("logs")?,
             nodes: db.open_tree("merkle-nodes")?,
+            search: crate::search::SearchIndex::open(&db)?,
             db,
             writers: HashMap::new(),
             readers: Mutex::new(HashMap::new()),
@@ -428,6 +431,7 @@ impl Store {
         for tree in [&self.entries, &self.seqs, &self.logs, &self.nodes] {
             tree.clear()?;
         }
+        self.search.clear()?;
         self.writers.clear();
         self.frontiers.clear();
         self.damaged.clear();
@@ -610,6 +614,7 @@ impl Store {
         for (node, hash) in frontier.push(merkle::leaf_hash(&signed.bytes)) {
             self.nodes.insert(node_key(&log, node), &hash.0)?;
         }
+        self.search.add(signed)?;
         Ok(())
     }
 
@@ -717,6 +722,11 @@ impl Store {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The name search and record-content index, derived like the rest.
+    pub fn search_index(&self) -> &crate::search::SearchIndex {
+        &self.search
     }
 
     pub fn meta(&self) -> &StoreMeta {
