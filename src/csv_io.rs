@@ -721,9 +721,24 @@ pub fn plan_import(text: &str, options: &ImportOptions<'_>) -> Result<ImportPlan
         targets,
         ..ImportPlan::default()
     };
+    // The csv crate counts a CRLF's line feed into the next record's line, so
+    // the line is computed from the byte where the record starts.
+    let newlines: Vec<usize> = text
+        .bytes()
+        .enumerate()
+        .filter(|(_, b)| *b == b'\n')
+        .map(|(i, _)| i)
+        .collect();
+    let line_at = |byte: u64| -> u64 {
+        let mut start = byte as usize;
+        while matches!(text.as_bytes().get(start), Some(b'\r' | b'\n')) {
+            start += 1;
+        }
+        newlines.partition_point(|n| *n < start) as u64 + 1
+    };
     for item in records {
         let row = item.map_err(|e| syntax(&e))?;
-        let line = row.position().map_or(0, |p| p.line());
+        let line = row.position().map_or(0, |p| line_at(p.byte()));
         let cells: Vec<String> = row.iter().map(str::to_string).collect();
         if cells.iter().all(|c| c.trim().is_empty()) {
             plan.blank_rows += 1;
@@ -830,6 +845,8 @@ fn read_row(
     let mut values: Vec<(&'static str, String, Option<usize>)> = Vec::new();
     for (i, cell) in cells.iter().enumerate() {
         let target = plan.targets[i];
+        // Line breaks inside a quoted cell arrive as CRLF from Windows files.
+        let cell = cell.replace("\r\n", "\n").replace('\r', "\n");
         let cell = unguard(cell.trim());
         if cell.is_empty() {
             continue;
@@ -964,7 +981,13 @@ fn read_row(
             let hash = content_hash(&record);
             Ok(Accepted { line, record, hash })
         }
-        Err(e) => Err(record_reject(&b, e)),
+        Err(e) => {
+            let mut reject = record_reject(&b, e);
+            if reject.0.is_none() && reject.1.starts_with("field `name`") {
+                reject.0 = plan.targets.iter().position(|t| t.starts_with("name"));
+            }
+            Err(reject)
+        }
     }
 }
 
@@ -1556,7 +1579,7 @@ mod tests {
             .iter()
             .map(|r| (r.line, r.column.clone().map(|c| c.0)))
             .collect();
-        assert_eq!(r, vec![(3, Some(4)), (4, Some(6)), (5, None), (6, None)]);
+        assert_eq!(r, vec![(3, Some(4)), (4, Some(6)), (5, Some(1)), (6, None)]);
         assert!(
             p.rejects[0].reason.contains("not a real day"),
             "{:?}",
@@ -1565,6 +1588,16 @@ mod tests {
         assert!(p.rejects[1].reason.contains("bombing"));
         assert!(p.rejects[2].reason.contains("name"));
         assert!(p.rejects[3].reason.contains("2 cells"));
+    }
+
+    #[test]
+    fn crlf_and_quoted_line_breaks_keep_line_numbers() {
+        let p = plan(
+            "name,date,notes\r\nAli,2018,\"two\r\nlines\"\r\nOmar,2018-13,\r\n",
+            RecordKind::Casualty,
+        );
+        assert_eq!(p.accepted[0].line, 2);
+        assert_eq!(p.rejects[0].line, 4);
     }
 
     #[test]

@@ -153,9 +153,9 @@ pub fn import_csv(dir: &Path, args: ImportArgs) -> Result<u8, Failure> {
         let column = r
             .column
             .as_ref()
-            .map(|(n, h)| format!(" column {n} ({})", escape(h)))
+            .map(|(n, h)| format!(": column {n} ({})", escape(h)))
             .unwrap_or_default();
-        eprintln!("rejected {name}:{}:{column}: {}", r.line, escape(&r.reason));
+        eprintln!("rejected {name}:{}{column}: {}", r.line, escape(&r.reason));
     }
     if plan.rejects.len() > MAX_PRINTED_REJECTS {
         eprintln!(
