@@ -20,6 +20,10 @@ use crate::record::Record;
 /// Prefix of the BLAKE3 input that gives a record's content hash.
 pub const CONTENT_HASH_DOMAIN: &[u8] = b"SIJILL-RECORD-CONTENT-V1\0";
 
+/// Written by a full index build that filled these trees: an index built
+/// before they existed lacks it and is rebuilt on open.
+pub const INDEX_MARK: &[u8] = b"search-index-v1";
+
 /// Most ids read for one query token: keeps a query on a very common name
 /// (محمد) bounded in time; the caller is told when it was reached.
 pub const MAX_HITS_PER_TOKEN: usize = 50_000;

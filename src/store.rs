@@ -380,7 +380,8 @@ impl Store {
         let mut store = Store::with_db(root, meta, group_key, lock, db)?;
         store.warnings = warnings;
         let complete = store.db.get(INDEX_COMPLETE)?.is_some()
-            && store.db.get(INDEX_FORMAT)?.as_deref() == Some(&FORMAT_VERSION.to_be_bytes()[..]);
+            && store.db.get(INDEX_FORMAT)?.as_deref() == Some(&FORMAT_VERSION.to_be_bytes()[..])
+            && store.db.get(crate::search::INDEX_MARK)?.is_some();
         if complete {
             store.catch_up()?;
         } else {
@@ -438,6 +439,7 @@ impl Store {
         self.catch_up()?;
         self.db
             .insert(INDEX_FORMAT, &FORMAT_VERSION.to_be_bytes())?;
+        self.db.insert(crate::search::INDEX_MARK, b"1")?;
         self.db.insert(INDEX_COMPLETE, b"1")?;
         self.db.flush()?;
         Ok(())
