@@ -24,11 +24,11 @@ use crate::bundle::{
     Verified,
 };
 use crate::entry::{format_timestamp, EntryId};
+use crate::filter::Filter;
 use crate::keys::{self, SigningKey, VerifyingKey};
 use crate::merkle::{self, Frontier, Hash, NodeId};
 use crate::note::{self, Checkpoint, Note, SignedCheckpoint};
-use crate::record::PartialDate;
-use crate::record::{Record, RecordKind, Sensitivity};
+use crate::record::{Record, Sensitivity};
 use crate::segment::{encode_frame, encode_withheld_frame, sync_dir};
 use crate::store::{short_log, Leaf, Store, StoreError};
 use crate::trust::TrustStore;
@@ -98,86 +98,15 @@ fn io_at(path: &Path) -> impl FnOnce(io::Error) -> ExchangeError + '_ {
     }
 }
 
-/// Which records a filtered export carries.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RecordFilter {
-    pub kind: Option<RecordKind>,
-    /// Records whose date may fall on or after the start of this date.
-    pub from: Option<PartialDate>,
-    /// Records whose date may fall on or before the end of this date.
-    pub to: Option<PartialDate>,
-    pub governorate: Option<String>,
-}
-
-impl RecordFilter {
-    pub fn is_empty(&self) -> bool {
-        self == &RecordFilter::default()
-    }
-
-    /// The filter as the bundle header records it.
-    pub fn to_map(&self) -> BTreeMap<String, String> {
-        let mut map = BTreeMap::new();
-        if let Some(k) = self.kind {
-            map.insert("kind".into(), k.as_str().into());
-        }
-        if let Some(d) = &self.from {
-            map.insert("from".into(), d.to_string());
-        }
-        if let Some(d) = &self.to {
-            map.insert("to".into(), d.to_string());
-        }
-        if let Some(g) = &self.governorate {
-            map.insert("governorate".into(), g.clone());
-        }
-        map
-    }
-
-    /// Whether a record passes. A date filter keeps a record whose date
-    /// (or range) overlaps the period, and drops a record with no date.
-    pub fn matches(&self, record: &Record) -> bool {
-        if self.kind.is_some_and(|k| k != record.kind()) {
-            return false;
-        }
-        let (date, place) = match record {
-            Record::Casualty(c) => (c.date_of_death.as_ref(), c.place_of_death.as_ref()),
-            Record::Missing(m) => (
-                m.last_seen.as_ref().and_then(|l| l.date.as_ref()),
-                m.last_seen.as_ref().and_then(|l| l.place.as_ref()),
-            ),
-        };
-        if self.from.is_some() || self.to.is_some() {
-            let Some(date) = date else { return false };
-            if self
-                .from
-                .as_ref()
-                .is_some_and(|f| date.latest() < f.earliest())
-            {
-                return false;
-            }
-            if self
-                .to
-                .as_ref()
-                .is_some_and(|t| date.earliest() > t.latest())
-            {
-                return false;
-            }
-        }
-        if let Some(g) = &self.governorate {
-            let held = place.and_then(|p| p.governorate.as_deref());
-            if held.is_none_or(|h| h.to_lowercase() != g.trim().to_lowercase()) {
-                return false;
-            }
-        }
-        true
-    }
-}
-
 /// What `export` takes.
 #[derive(Clone, Debug, Default)]
 pub struct ExportOptions {
     /// A checkpoint note the partner holds: export only what follows it.
     pub since: Option<Vec<u8>>,
-    pub filter: RecordFilter,
+    /// The records a filtered export carries (the same filter as `list`).
+    pub filter: Filter,
+    /// The filter as the user gave it, recorded in the bundle's header.
+    pub filter_text: BTreeMap<String, String>,
     pub include_sensitive: bool,
 }
 
@@ -260,7 +189,7 @@ pub fn export(
         None => None,
     };
     let scope =
-        match (&since, options.filter.is_empty()) {
+        match (&since, options.filter == Filter::default()) {
             (Some(_), true) => Scope::Since,
             (Some(_), false) => return Err(ExchangeError::Filter(
                 "--since and filters cannot be combined: a since export carries every new entry"
@@ -327,7 +256,7 @@ pub fn export(
         exporter: hex::encode(own),
         organisation: store.meta().organisation.clone(),
         scope,
-        filter: options.filter.to_map(),
+        filter: options.filter_text.clone(),
         include_sensitive: options.include_sensitive,
         logs: plan.len() as u64,
     };

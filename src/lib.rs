@@ -10,13 +10,17 @@
 pub mod audit;
 pub mod bundle;
 pub mod canonical;
+pub mod csv_io;
 pub mod entry;
 pub mod exchange;
+pub mod filter;
 pub mod keys;
 pub mod merkle;
 pub mod note;
 pub mod record;
+pub mod search;
 pub mod segment;
+pub mod stats;
 pub mod store;
 pub mod trust;
 

@@ -283,6 +283,8 @@ pub struct Store {
     /// Log key -> why the log takes no more appends (found while indexing,
     /// so that every later process knows it too).
     damage: sled::Tree,
+    /// Name tokens and record content hashes (src/search.rs).
+    search: crate::search::SearchIndex,
     writers: HashMap<[u8; 32], SegmentWriter>,
     /// Open segment files for reads, so listing does not reopen a file per entry.
     readers: Mutex<HashMap<[u8; 32], Arc<File>>>,
@@ -422,7 +424,8 @@ impl Store {
             }
         }
         let complete = store.db.get(INDEX_COMPLETE)?.is_some()
-            && store.db.get(INDEX_FORMAT)?.as_deref() == Some(&FORMAT_VERSION.to_be_bytes()[..]);
+            && store.db.get(INDEX_FORMAT)?.as_deref() == Some(&FORMAT_VERSION.to_be_bytes()[..])
+            && store.db.get(crate::search::INDEX_MARK)?.is_some();
         if complete {
             match store.catch_up() {
                 Ok(()) => {}
@@ -463,6 +466,7 @@ impl Store {
             logs: db.open_tree("logs")?,
             nodes: db.open_tree("merkle-nodes")?,
             damage: db.open_tree("damage")?,
+            search: crate::search::SearchIndex::open(&db)?,
             db,
             writers: HashMap::new(),
             readers: Mutex::new(HashMap::new()),
@@ -491,12 +495,14 @@ impl Store {
         ] {
             tree.clear()?;
         }
+        self.search.clear()?;
         self.writers.clear();
         self.frontiers.clear();
         self.damaged.clear();
         self.catch_up()?;
         self.db
             .insert(INDEX_FORMAT, &FORMAT_VERSION.to_be_bytes())?;
+        self.db.insert(crate::search::INDEX_MARK, b"1")?;
         self.db.insert(INDEX_COMPLETE, b"1")?;
         self.db.flush()?;
         Ok(())
@@ -708,6 +714,7 @@ impl Store {
         self.entries.insert(signed.id.0, &location.to_bytes()[..])?;
         self.seqs
             .insert(seq_key(&log, signed.entry.seq), &signed.id.0)?;
+        self.search.add(signed)?;
         self.push_leaf(&log, merkle::leaf_hash(&signed.bytes), frontier)
     }
 
@@ -825,6 +832,11 @@ impl Store {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The name search and record-content index, derived like the rest.
+    pub fn search_index(&self) -> &crate::search::SearchIndex {
+        &self.search
     }
 
     pub fn meta(&self) -> &StoreMeta {

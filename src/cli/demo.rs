@@ -129,7 +129,7 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
     }
 
     step(out, "5. List and show", "$ sijill list")?;
-    output::list(out, &store, None, false)?;
+    output::list(out, &store, None, &Default::default(), false)?;
     writeln!(
         out,
         "\n$ sijill show {} --history",

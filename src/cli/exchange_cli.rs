@@ -9,7 +9,8 @@ use serde_json::json;
 
 use sijill::bundle::{self, BundleReport, Scope};
 use sijill::entry::format_timestamp;
-use sijill::exchange::{self, ExchangeError, ExportOptions, RecordFilter};
+use sijill::exchange::{self, ExchangeError, ExportOptions};
+use sijill::filter::Filter;
 use sijill::keys::{self, PublicKeyFile, VerifyingKey};
 use sijill::record::{PartialDate, RecordKind};
 use sijill::store::{Store, PUBLIC_KEY_FILE, STORE_FILE};
@@ -220,18 +221,32 @@ pub fn export(store_dir: &Path, args: ExportArgs) -> Result<u8, Failure> {
             args.out.display()
         )));
     }
-    let filter = RecordFilter {
-        kind: args.kind.map(RecordKind::from),
-        from: parse_date("--from", &args.from)?,
-        to: parse_date("--to", &args.to)?,
-        governorate: args.governorate.clone(),
-    };
+    let filter = Filter::new()
+        .kind(args.kind.map(RecordKind::from))
+        .from(parse_date("--from", &args.from)?)
+        .to(parse_date("--to", &args.to)?)
+        .governorate(args.governorate.as_deref());
+    let mut filter_text = std::collections::BTreeMap::new();
+    for (name, value) in [
+        (
+            "kind",
+            args.kind.map(|k| RecordKind::from(k).as_str().to_string()),
+        ),
+        ("from", args.from.clone()),
+        ("to", args.to.clone()),
+        ("governorate", args.governorate.clone()),
+    ] {
+        if let Some(v) = value {
+            filter_text.insert(name.to_string(), v);
+        }
+    }
     let since = args.since.as_deref().map(read_small_file).transpose()?;
     let mut store = open(store_dir)?;
     let key = signing_key(&store)?;
     let options = ExportOptions {
         since,
         filter,
+        filter_text,
         include_sensitive: args.include_sensitive,
     };
     let summary =

@@ -5,6 +5,7 @@ mod demo;
 mod exchange_cli;
 mod failure;
 mod output;
+mod tables;
 
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -101,6 +102,16 @@ enum Command {
         #[command(subcommand)]
         command: exchange_cli::EvidenceCommand,
     },
+    /// Import a spreadsheet (CSV) of records, all rows or none, in one synced batch
+    ImportCsv(tables::ImportArgs),
+    /// Write records to a CSV file, one row per record, with provenance columns
+    ExportCsv(tables::ExportArgs),
+    /// Write records to a JSON Lines file, one record per line
+    ExportJsonl(tables::ExportArgs),
+    /// Find records by name, in Arabic or Latin script, best matches first
+    Search(tables::SearchArgs),
+    /// Count records by kind, month, governorate, cause or status
+    Stats(tables::StatsArgs),
     /// Run the whole workflow on a temporary store, explained as it goes
     Demo,
     /// Append generated records one by one, printing each id once it is
@@ -164,6 +175,8 @@ struct ListArgs {
     /// Only records of this kind
     #[arg(long)]
     kind: Option<KindArg>,
+    #[command(flatten)]
+    filter: tables::FilterArgs,
     /// Print JSON instead of text
     #[arg(long)]
     json: bool,
@@ -234,10 +247,11 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::List(args) => {
+            let filter = args.filter.to_filter(args.kind)?;
             let store = open(&store_dir)?;
             let kind = args.kind.map(|k| EntryKind::from(RecordKind::from(k)));
             let out = &mut io::stdout().lock();
-            let n = output::list(out, &store, kind, args.json)?;
+            let n = output::list(out, &store, kind, &filter, args.json)?;
             if !args.json && n == 0 {
                 eprintln!("no records");
             }
@@ -299,6 +313,11 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             command: exchange_cli::EvidenceCommand::List { json },
         } => exchange_cli::evidence(&open(&store_dir)?, json),
         Command::StressAppend { count } => stress_append(&store_dir, count),
+        Command::ImportCsv(args) => tables::import_csv(&store_dir, args),
+        Command::ExportCsv(args) => tables::export(&store_dir, args, tables::ExportFormat::Csv),
+        Command::ExportJsonl(args) => tables::export(&store_dir, args, tables::ExportFormat::Jsonl),
+        Command::Search(args) => tables::search(&store_dir, args),
+        Command::Stats(args) => tables::stats(&store_dir, args),
         Command::Demo | Command::Verify(_) => unreachable!("handled above"),
     }
 }

@@ -140,6 +140,7 @@ pub fn list(
     out: &mut impl Write,
     store: &Store,
     kind: Option<EntryKind>,
+    filter: &sijill::filter::Filter,
     as_json: bool,
 ) -> Result<u64, Failure> {
     let mut n = 0u64;
@@ -152,6 +153,9 @@ pub fn list(
         let Some(record) = entry.entry.record_body() else {
             continue;
         };
+        if !filter.matches(record) {
+            continue;
+        }
         if as_json {
             let sep = if n == 0 { "\n" } else { ",\n" };
             write!(out, "{sep}{}", entry_json(&entry)).map_err(write_err)?;
