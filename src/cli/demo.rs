@@ -6,10 +6,17 @@ use std::io::Write;
 use time::OffsetDateTime;
 
 use sijill::audit;
+use sijill::bundle;
+use sijill::exchange::{self, ExchangeError, ExportOptions};
 use sijill::record::{parse_record, RecordKind};
 use sijill::store::{InitOptions, Store, StoreError};
+use sijill::trust::TrustStore;
 
-use super::{latest_allowed_date, output, Failure};
+use super::{exchange_cli, latest_allowed_date, output, Failure};
+
+fn demo_exchange_failure(e: ExchangeError) -> Failure {
+    Failure::usage(e.to_string())
+}
 
 pub const DEMO_CASUALTY: &str = include_str!("../../fixtures/records/casualty.json");
 pub const DEMO_MISSING: &str = include_str!("../../fixtures/records/missing.json");
@@ -192,7 +199,129 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
 
     step(
         out,
-        "9. Someone edits a record on disk",
+        "9. Share with a partner group",
+        "A second group, \"Partner Group (demo)\", keeps its own store. It trusts the first\n\
+         group's public key, then receives a bundle: one file with the group's signed\n\
+         checkpoint, its entries and a signature over the whole. The missing person's\n\
+         record holds a family contact, so it travels only as its Merkle leaf (the tree\n\
+         still verifies) unless the group exports with --include-sensitive.",
+    )?;
+    let mut store = store;
+    let partner_dir = temp.path().join("partner");
+    let mut partner = Store::init(
+        &partner_dir,
+        InitOptions {
+            organisation: "Partner Group (demo)",
+            passphrase: None,
+            now: OffsetDateTime::now_utc(),
+        },
+    )?;
+    let public = sijill::keys::PublicKeyFile {
+        key: *store.group_key(),
+        organisation: Some(store.meta().organisation.clone()),
+        created: None,
+    };
+    let mut trust = TrustStore::load(partner.root()).map_err(|e| Failure::usage(e.to_string()))?;
+    trust
+        .add("Violations Documentation Group", &public)
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    writeln!(
+        out,
+        "$ sijill --store partner trust add group.pub --name \"Violations Documentation Group\""
+    )?;
+    let bundle_path = temp.path().join("group.bundle");
+    let summary = exchange::export(&mut store, &key, &ExportOptions::default(), &bundle_path)
+        .map_err(demo_exchange_failure)?;
+    writeln!(
+        out,
+        "$ sijill export --out group.bundle\n({} bytes; {} entries carried, {} withheld)",
+        summary.bytes,
+        summary.logs.iter().map(|l| l.2).sum::<u64>(),
+        summary.logs.iter().map(|l| l.3).sum::<u64>()
+    )?;
+    writeln!(out, "\n$ sijill --store partner verify group.bundle")?;
+    let cosigners = exchange::cosigner_keys(&trust);
+    let report = bundle::verify(
+        std::io::BufReader::new(std::fs::File::open(&bundle_path)?),
+        &cosigners,
+        &mut |_| {},
+        &mut |_| Ok(()),
+    )
+    .map_err(|e| Failure::integrity(e.to_string()))?;
+    exchange_cli::write_report(
+        out,
+        &bundle_path,
+        &report,
+        &trust.named_keys(),
+        Some(partner.group_key()),
+    )?;
+    writeln!(out, "\n$ sijill --store partner import group.bundle")?;
+    let outcome = exchange::import(&mut partner, &bundle_path, &trust, &mut |_| {})
+        .map_err(demo_exchange_failure)?;
+    for (log, from, to) in &outcome.appended {
+        writeln!(
+            out,
+            "log {}: added entries {from} to {}",
+            sijill::keys::key_id(log),
+            to - 1
+        )?;
+    }
+    writeln!(
+        out,
+        "\n$ sijill --store partner show {}",
+        &casualty_id.to_hex()[..12]
+    )?;
+    let imported = partner.get(&casualty_id)?;
+    let mut shown = Vec::new();
+    output::show_text(&mut shown, &partner, &imported, false)?;
+    for line in String::from_utf8_lossy(&shown).lines().take(5) {
+        writeln!(out, "{line}")?;
+    }
+
+    step(
+        out,
+        "10. A tampered copy is refused",
+        "Someone changes one byte of the bundle on its way (here, a digit of the date of\n\
+         death). Verification stops at the exact place and says which property broke;\n\
+         an import of it would write nothing.",
+    )?;
+    let mut tampered = std::fs::read(&bundle_path)?;
+    let needle = "2018-01-25".as_bytes();
+    if let Some(at) = tampered.windows(needle.len()).position(|w| w == needle) {
+        tampered[at + 9] = b'4';
+    }
+    match bundle::verify(&tampered[..], &cosigners, &mut |_| {}, &mut |_| Ok(())) {
+        Err(e) => writeln!(out, "error: group.bundle: {e}")?,
+        Ok(_) => writeln!(out, "(unexpectedly accepted)")?,
+    }
+
+    step(
+        out,
+        "11. The auditor's view",
+        "The partner checks the group's checkpoint against everything it holds of that\n\
+         log and cosigns it. The group keeps the cosigned checkpoint and sends it with\n\
+         its next bundles: from then on, a different history of the same log would be\n\
+         refused by the partner and kept as evidence. The partner's audit replays its\n\
+         copy of the group's log.",
+    )?;
+    let checkpoint = store.sign_checkpoint(&key)?;
+    let partner_key = partner.signing_key(None)?;
+    let cosigned = exchange::cosign(
+        &mut partner,
+        &partner_key,
+        checkpoint.to_text().as_bytes(),
+        &trust,
+    )
+    .map_err(demo_exchange_failure)?;
+    writeln!(out, "$ sijill --store partner cosign group.checkpoint")?;
+    write!(out, "{cosigned}")?;
+    writeln!(out, "\n$ sijill --store partner audit")?;
+    output::audit_text(out, &audit::audit(&partner)?)?;
+    drop(partner);
+
+    step(
+        out,
+        "12. Someone edits a record on disk",
         "Now one byte of the first record is changed in the log file, as an insider with\n\
          access to the laptop might do. The audit names the entry and the broken property\n\
          and `sijill audit` exits with status 1.",

@@ -397,7 +397,7 @@ fn scope_text(report: &BundleReport) -> String {
     }
 }
 
-fn write_report(
+pub(super) fn write_report(
     out: &mut impl Write,
     file: &Path,
     report: &BundleReport,
