@@ -253,7 +253,16 @@ fn demo_runs_the_whole_workflow() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    for expected in ["[signature]", "[torn-tail]", "(clean)", "date_of_death"] {
+    for expected in [
+        "[signature]",
+        "[torn-tail]",
+        "(clean)",
+        "date_of_death",
+        "trusted as",
+        "imported ",
+        "sijill.witness/",
+        "withheld leaves",
+    ] {
         assert!(
             text.contains(expected),
             "demo output lacks {expected}:\n{text}"
