@@ -491,6 +491,36 @@ pub fn keep_evidence(store: &Store, evidence: &Evidence) -> Result<PathBuf, Exch
     Ok(path)
 }
 
+/// Keep the two checkpoints as evidence and return the refusal that names it.
+fn equivocation(
+    store: &Store,
+    log: &VerifyingKey,
+    reason: String,
+    held: String,
+    received: &SignedCheckpoint,
+    source: &str,
+) -> ExchangeError {
+    let kept = keep_evidence(
+        store,
+        &Evidence {
+            found_at: format_timestamp(OffsetDateTime::now_utc()),
+            log: hex::encode(log.as_bytes()),
+            reason: reason.clone(),
+            held,
+            received: received.to_text(),
+            source: source.to_string(),
+        },
+    );
+    match kept {
+        Ok(path) => ExchangeError::Equivocation {
+            log: keys::key_id(log).to_string(),
+            message: reason,
+            evidence: path,
+        },
+        Err(e) => e,
+    }
+}
+
 /// Every piece of evidence kept, oldest first, with its file.
 pub fn evidence(store: &Store) -> Result<Vec<(PathBuf, Evidence)>, ExchangeError> {
     let dir = store.root().join(EVIDENCE_DIR);
@@ -541,22 +571,14 @@ fn check_against_held(
             None
         };
         if let Some(reason) = conflict {
-            let path = keep_evidence(
+            return Err(equivocation(
                 store,
-                &Evidence {
-                    found_at: format_timestamp(OffsetDateTime::now_utc()),
-                    log: hex::encode(log_bytes),
-                    reason: reason.clone(),
-                    held: held.signed.to_text(),
-                    received: received.to_text(),
-                    source: source.to_string(),
-                },
-            )?;
-            return Err(ExchangeError::Equivocation {
-                log: keys::key_id(log).to_string(),
-                message: reason,
-                evidence: path,
-            });
+                log,
+                reason,
+                held.signed.to_text(),
+                received,
+                source,
+            ));
         }
     }
     // And against the entries held.
@@ -573,22 +595,9 @@ fn check_against_held(
             .max_by_key(|c| c.signed.checkpoint.size)
             .map(|c| c.signed.to_text())
             .unwrap_or_default();
-        let path = keep_evidence(
-            store,
-            &Evidence {
-                found_at: format_timestamp(OffsetDateTime::now_utc()),
-                log: hex::encode(log_bytes),
-                reason: reason.clone(),
-                held: held_note,
-                received: received.to_text(),
-                source: source.to_string(),
-            },
-        )?;
-        return Err(ExchangeError::Equivocation {
-            log: keys::key_id(log).to_string(),
-            message: reason,
-            evidence: path,
-        });
+        return Err(equivocation(
+            store, log, reason, held_note, received, source,
+        ));
     }
     Ok(())
 }
@@ -776,22 +785,14 @@ fn import_staged(
                     .max_by_key(|c| c.signed.checkpoint.size)
                     .map(|c| c.signed.to_text())
                     .unwrap_or_default();
-                let path = keep_evidence(
+                return Err(equivocation(
                     store,
-                    &Evidence {
-                        found_at: format_timestamp(OffsetDateTime::now_utc()),
-                        log: hex::encode(key),
-                        reason: reason.clone(),
-                        held,
-                        received: l.checkpoint.to_text(),
-                        source: source.clone(),
-                    },
-                )?;
-                return Err(ExchangeError::Equivocation {
-                    log: keys::key_id(&l.key).to_string(),
-                    message: reason,
-                    evidence: path,
-                });
+                    &l.key,
+                    reason,
+                    held,
+                    &l.checkpoint,
+                    &source,
+                ));
             }
         }
         check_against_held(store, &l.key, &l.checkpoint, &source, &|size| {

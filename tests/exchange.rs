@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use common::*;
 use sijill::bundle::{self, BundleProblem};
@@ -260,19 +260,6 @@ fn entries_from_a_key_the_checkpoint_does_not_cover_are_rejected() {
     let err = verify_bytes(&spliced).unwrap_err();
     assert_eq!(err.problem, BundleProblem::Entry, "{err}");
     assert!(err.message.contains("belongs to log"), "{err}");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let target = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &target);
-        } else if !p.ends_with("lock") {
-            std::fs::copy(&p, &target).unwrap();
-        }
-    }
 }
 
 #[test]
