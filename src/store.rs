@@ -291,6 +291,10 @@ pub struct Store {
     frontiers: HashMap<[u8; 32], Frontier>,
     damaged: HashMap<[u8; 32], String>,
     warnings: Vec<StoreWarning>,
+    /// Whether opening may move a torn tail out of a segment. An audit opens
+    /// without it, so that checking a store (or a seized copy) never changes
+    /// its segment files.
+    repair: bool,
 }
 
 /// What `init` needs.
@@ -367,6 +371,17 @@ impl Store {
     /// segments. Problems that lose nothing acknowledged are repaired and
     /// reported in [`Store::warnings`].
     pub fn open(root: &Path) -> Result<Store, StoreError> {
+        Store::open_with(root, true)
+    }
+
+    /// Open for checking: the index is brought up to date, but nothing in the
+    /// segment files is moved or cut; a torn tail stays where it is for
+    /// `audit` to report.
+    pub fn open_for_audit(root: &Path) -> Result<Store, StoreError> {
+        Store::open_with(root, false)
+    }
+
+    fn open_with(root: &Path, repair: bool) -> Result<Store, StoreError> {
         let meta_path = root.join(STORE_FILE);
         let meta_text = match fs::read(&meta_path) {
             Ok(text) => text,
@@ -412,6 +427,7 @@ impl Store {
         };
         let mut store = Store::with_db(root, meta, group_key, lock, db)?;
         store.warnings = warnings;
+        store.repair = repair;
         for item in store.damage.iter() {
             let (k, v) = item?;
             if let Ok(log) = <[u8; 32]>::try_from(&k[..]) {
@@ -473,6 +489,7 @@ impl Store {
             frontiers: HashMap::new(),
             damaged: HashMap::new(),
             warnings: Vec::new(),
+            repair: true,
         })
     }
 
@@ -620,6 +637,7 @@ impl Store {
                     self.logs.insert(log, &state.to_bytes()[..])?;
                     added += 1;
                 }
+                ScanItem::Torn { .. } if !self.repair => {}
                 ScanItem::Torn { offset, len } => {
                     let saved_to = self.set_aside(&log, path, offset)?;
                     self.warnings.push(StoreWarning::TornTailSetAside {

@@ -150,10 +150,20 @@ fn a_torn_tail_is_set_aside_and_reported_as_a_warning() {
     torn.extend_from_slice(&frame[..frame.len() / 2]);
     std::fs::write(&segment, &torn).unwrap();
 
+    // Audit reports it as a warning and changes nothing.
     let (code, report) = audit_json(&store);
     assert_eq!(code, Some(0), "{report:#}");
     assert_eq!(report["warnings"], 1, "{report:#}");
     assert_eq!(report["findings"][0]["property"], "torn-tail");
+    assert_eq!(
+        std::fs::read(&segment).unwrap(),
+        torn,
+        "audit never cuts a segment"
+    );
+    // Any other command repairs: the tail is cut off the segment and kept.
+    let out = store.run(&["show", &id]);
+    assert!(out.status.success());
+    assert!(stderr(&out).contains("set aside"), "{}", stderr(&out));
     assert_eq!(
         std::fs::read(&segment).unwrap(),
         good,
@@ -163,7 +173,12 @@ fn a_torn_tail_is_set_aside_and_reported_as_a_warning() {
         .unwrap()
         .collect();
     assert_eq!(aside.len(), 1, "and kept in set-aside/");
-    assert!(store.run(&["show", &id]).status.success());
+    let (code, report) = audit_json(&store);
+    assert_eq!(code, Some(0), "{report:#}");
+    assert_eq!(
+        report["warnings"], 1,
+        "the set-aside file is still reported: {report:#}"
+    );
     // Appending after the repair works and continues the sequence.
     let next = store.add("casualty", CASUALTY);
     let shown: serde_json::Value =

@@ -258,7 +258,8 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Audit(args) => {
-            let store = open(&store_dir)?;
+            let store = Store::open_for_audit(&store_dir)?;
+            print_warnings(&store);
             let report = audit::audit(&store)?;
             let out = &mut io::stdout().lock();
             if args.json {

@@ -123,11 +123,17 @@ fn entry_json(entry: &SignedEntry) -> Value {
 
 pub fn show_json(
     out: &mut impl Write,
-    _store: &Store,
+    store: &Store,
     entry: &SignedEntry,
     with_history: bool,
 ) -> io::Result<()> {
     let mut value = entry_json(entry);
+    if entry.entry.log != *store.group_key() {
+        if let Ok(Some(p)) = sijill::exchange::provenance(store, &entry.entry.log, entry.entry.seq)
+        {
+            value["imported"] = serde_json::to_value(&p).unwrap_or_default();
+        }
+    }
     if with_history {
         value["history"] = Value::Array(history(entry).into_iter().map(entry_json).collect());
     }
