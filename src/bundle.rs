@@ -70,7 +70,7 @@ impl Scope {
     }
 }
 
-/// The signed header of a bundle (FORMAT.md §13.2).
+/// The signed header of a bundle (FORMAT.md §13.3).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BundleHeader {
@@ -87,7 +87,7 @@ pub struct BundleHeader {
     pub logs: u64,
 }
 
-/// The section that opens each log (FORMAT.md §13.3).
+/// The section that opens each log (FORMAT.md §13.4).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSection {
@@ -566,9 +566,7 @@ pub fn verify<R: Read>(
                         &tag,
                     ));
                 }
-                if (parsed.scope == Scope::Filtered) == parsed.filter.is_empty()
-                    && parsed.scope != Scope::Since
-                {
+                if (parsed.scope == Scope::Filtered) == parsed.filter.is_empty() {
                     return Err(at(
                         BundleProblem::Header,
                         "a filtered bundle states its filter, and only a filtered bundle has one"
@@ -618,8 +616,16 @@ pub fn verify<R: Read>(
                             "a filtered bundle has no withheld leaves".into(),
                         ));
                     }
+                    if payload.len() != 40 {
+                        return Err(located(
+                            BundleProblem::Structure,
+                            None,
+                            None,
+                            format!("a WHLD section is 40 bytes, not {}", payload.len()),
+                        ));
+                    }
                     let seq = u64::from_be_bytes(payload[..8].try_into().unwrap_or([0; 8]));
-                    if payload.len() != 40 || seq != c.next_seq {
+                    if seq != c.next_seq {
                         return Err(located(
                             BundleProblem::Entry,
                             Some(seq),
@@ -753,6 +759,16 @@ fn open_log(
     cosigners: &[(String, VerifyingKey)],
     done: &[LogReport],
 ) -> Result<LogCursor, Problem> {
+    // `since` is absent or an object: `null` would be a second spelling.
+    if parse_canonical(payload)
+        .ok()
+        .is_some_and(|v| v.get("since").is_some_and(|s| s.is_null()))
+    {
+        return Err((
+            BundleProblem::Header,
+            "`since` is null; leave it out instead".to_string(),
+        ));
+    }
     let section: LogSection = parse_json(payload).map_err(|m| (BundleProblem::Header, m))?;
     let key = keys::parse_public_key_hex(&section.log).ok_or((
         BundleProblem::Header,

@@ -439,6 +439,7 @@ pub fn provenance(
 }
 
 fn append_line(path: &Path, line: &str) -> Result<(), ExchangeError> {
+    let existed = path.exists();
     let mut file = OpenOptions::new()
         .create(true)
         .append(true)
@@ -446,7 +447,13 @@ fn append_line(path: &Path, line: &str) -> Result<(), ExchangeError> {
         .map_err(io_at(path))?;
     file.write_all(line.as_bytes()).map_err(io_at(path))?;
     file.write_all(b"\n").map_err(io_at(path))?;
-    file.sync_all().map_err(io_at(path))
+    file.sync_all().map_err(io_at(path))?;
+    if !existed {
+        if let Some(dir) = path.parent() {
+            sync_dir(dir).map_err(io_at(dir))?;
+        }
+    }
+    Ok(())
 }
 
 /// Evidence that a log showed two histories.
@@ -489,6 +496,20 @@ pub fn keep_evidence(store: &Store, evidence: &Evidence) -> Result<PathBuf, Exch
     file.sync_all().map_err(io_at(&path))?;
     sync_dir(&dir).map_err(io_at(&dir))?;
     Ok(path)
+}
+
+/// The newest checkpoint held for `log` that the store's own entries agree
+/// with (size at most `local`): the signed statement a contradicting bundle
+/// is set against. Empty when the store holds none; the evidence then rests
+/// on the entries the store holds, which it can export.
+fn held_note_within(store: &Store, log: &[u8; 32], local: u64) -> Result<String, ExchangeError> {
+    Ok(store
+        .checkpoints(log)?
+        .into_iter()
+        .filter(|c| c.signed.checkpoint.size <= local)
+        .max_by_key(|c| c.signed.checkpoint.size)
+        .map(|c| c.signed.to_text())
+        .unwrap_or_default())
 }
 
 /// Keep the two checkpoints as evidence and return the refusal that names it.
@@ -588,13 +609,7 @@ fn check_against_held(
             "the checkpoint of size {} does not match the {} entries of that log this store holds",
             cp.size, local
         );
-        let held_note = store
-            .checkpoints(&log_bytes)?
-            .into_iter()
-            .filter(|c| c.signed.checkpoint.size <= local)
-            .max_by_key(|c| c.signed.checkpoint.size)
-            .map(|c| c.signed.to_text())
-            .unwrap_or_default();
+        let held_note = held_note_within(store, &log_bytes, local)?;
         return Err(equivocation(
             store, log, reason, held_note, received, source,
         ));
@@ -779,12 +794,7 @@ fn import_staged(
                 let reason = format!(
                     "the bundle's first {local} entries differ from the {local} entries this store holds"
                 );
-                let held = store
-                    .checkpoints(&key)?
-                    .into_iter()
-                    .max_by_key(|c| c.signed.checkpoint.size)
-                    .map(|c| c.signed.to_text())
-                    .unwrap_or_default();
+                let held = held_note_within(store, &key, local)?;
                 return Err(equivocation(
                     store,
                     &l.key,

@@ -1,5 +1,5 @@
 //! The trust store: which other groups' keys this group accepts, under the
-//! names it gave them (docs/FORMAT.md §13.5).
+//! names it gave them (docs/FORMAT.md §6.7, §14.1).
 //!
 //! Trust is a local decision, not a record: it lives in `trust.json`, which is
 //! replaced atomically (write, sync, rename, sync the directory) when a key is

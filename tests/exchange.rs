@@ -546,3 +546,20 @@ fn decode_b64(s: &str) -> Vec<u8> {
 fn base64_len(s: &str) -> usize {
     decode_b64(s).len()
 }
+
+/// Regression: a WHLD section shorter than 40 bytes used to panic the verifier.
+#[test]
+fn a_short_withheld_section_is_refused_not_a_panic() {
+    let (_a, bytes) = small_bundle();
+    let s = sections(&bytes);
+    let entry = s.iter().find(|x| &x.2 == b"ENTR").unwrap();
+    for len in 0..40u32 {
+        let mut bad = bytes[..entry.0].to_vec();
+        bad.extend_from_slice(b"WHLD");
+        bad.extend_from_slice(&len.to_be_bytes());
+        bad.extend_from_slice(&vec![0u8; len as usize]);
+        bad.extend_from_slice(&bytes[entry.1..]);
+        let err = verify_bytes(&bad).unwrap_err();
+        assert_eq!(err.problem, BundleProblem::Structure, "{err}");
+    }
+}

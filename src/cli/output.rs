@@ -248,6 +248,7 @@ pub fn audit_json(out: &mut impl Write, report: &AuditReport) -> io::Result<()> 
         "errors": report.errors(),
         "warnings": report.warnings(),
         "entries_checked": report.entries_checked,
+        "withheld": report.withheld,
         "logs": report.logs,
         "findings": report.findings,
     });
