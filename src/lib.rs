@@ -15,6 +15,7 @@ pub mod entry;
 pub mod exchange;
 pub mod filter;
 pub mod keys;
+pub mod lifecycle;
 pub mod merkle;
 pub mod note;
 pub mod record;

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::entry::{
-    decode_entry, parse_signature, verify_signature, Entry, EntryError, EntryId, EntryKind,
+    decode_entry, parse_signature, verify_signature, Body, Entry, EntryError, EntryId, EntryKind,
     SignedEntry,
 };
 use crate::keys::{self, KeyError, PublicKeyFile, SigningKey, VerifyingKey};
@@ -42,6 +42,9 @@ pub const CHECKPOINTS_DIR: &str = "checkpoints";
 /// Written last by a full index build; an index without it is rebuilt.
 const INDEX_COMPLETE: &[u8] = b"complete";
 const INDEX_FORMAT: &[u8] = b"format";
+/// Present once the index has the `about` tree (an index built before the
+/// record lifecycle lacks it and is rebuilt on open).
+const ABOUT_MARK: &[u8] = b"about-index";
 
 /// The store's description, written once by `init` (FORMAT.md §6.1).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -283,6 +286,9 @@ pub struct Store {
     /// Log key -> why the log takes no more appends (found while indexing,
     /// so that every later process knows it too).
     damage: sled::Tree,
+    /// Target entry id || entry id -> nothing: the entries about an entry
+    /// (src/lifecycle.rs), in no particular order.
+    about: sled::Tree,
     /// Name tokens and record content hashes (src/search.rs).
     search: crate::search::SearchIndex,
     writers: HashMap<[u8; 32], SegmentWriter>,
@@ -441,7 +447,8 @@ impl Store {
         }
         let complete = store.db.get(INDEX_COMPLETE)?.is_some()
             && store.db.get(INDEX_FORMAT)?.as_deref() == Some(&FORMAT_VERSION.to_be_bytes()[..])
-            && store.db.get(crate::search::INDEX_MARK)?.is_some();
+            && store.db.get(crate::search::INDEX_MARK)?.is_some()
+            && store.db.get(ABOUT_MARK)?.is_some();
         if complete {
             match store.catch_up() {
                 Ok(()) => {}
@@ -482,6 +489,7 @@ impl Store {
             logs: db.open_tree("logs")?,
             nodes: db.open_tree("merkle-nodes")?,
             damage: db.open_tree("damage")?,
+            about: db.open_tree("about")?,
             search: crate::search::SearchIndex::open(&db)?,
             db,
             writers: HashMap::new(),
@@ -509,6 +517,7 @@ impl Store {
             &self.logs,
             &self.nodes,
             &self.damage,
+            &self.about,
         ] {
             tree.clear()?;
         }
@@ -520,6 +529,7 @@ impl Store {
         self.db
             .insert(INDEX_FORMAT, &FORMAT_VERSION.to_be_bytes())?;
         self.db.insert(crate::search::INDEX_MARK, b"1")?;
+        self.db.insert(ABOUT_MARK, b"1")?;
         self.db.insert(INDEX_COMPLETE, b"1")?;
         self.db.flush()?;
         Ok(())
@@ -733,6 +743,14 @@ impl Store {
         self.seqs
             .insert(seq_key(&log, signed.entry.seq), &signed.id.0)?;
         self.search.add(signed)?;
+        if let Some(body) = signed.entry.lifecycle_body() {
+            for target in body.targets() {
+                let mut key = [0u8; 64];
+                key[..32].copy_from_slice(&target.0);
+                key[32..].copy_from_slice(&signed.id.0);
+                self.about.insert(key, &[])?;
+            }
+        }
         self.push_leaf(&log, merkle::leaf_hash(&signed.bytes), frontier)
     }
 
@@ -929,6 +947,17 @@ impl Store {
         records: Vec<Record>,
         now: OffsetDateTime,
     ) -> Result<Vec<SignedEntry>, StoreError> {
+        self.append_bodies(key, records.into_iter().map(Body::Record).collect(), now)
+    }
+
+    /// Sign `bodies` (records or entries about records) as consecutive
+    /// entries of `key`'s log and append them, as [`Store::append_records`].
+    pub fn append_bodies(
+        &mut self,
+        key: &SigningKey,
+        bodies: Vec<Body>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SignedEntry>, StoreError> {
         let log = key.verifying_key().to_bytes();
         if let Some(reason) = self.damaged.get(&log) {
             return Err(StoreError::LogDamaged {
@@ -937,9 +966,9 @@ impl Store {
             });
         }
         let state = self.log_state(&log)?;
-        let mut signed = Vec::with_capacity(records.len());
-        for (i, record) in records.into_iter().enumerate() {
-            let entry = Entry::record(key.verifying_key(), state.size + i as u64, now, record);
+        let mut signed = Vec::with_capacity(bodies.len());
+        for (i, body) in bodies.into_iter().enumerate() {
+            let entry = Entry::new(key.verifying_key(), state.size + i as u64, now, body);
             signed.push(entry.sign(key)?);
         }
         let frames: Vec<Vec<u8>> = signed
@@ -1041,6 +1070,19 @@ impl Store {
                 candidates: matches,
             }),
         }
+    }
+
+    /// Every entry that names `id` as what it speaks about, read and
+    /// verified (ordering is the fold's business, src/lifecycle.rs).
+    pub fn about(&self, id: &EntryId) -> Result<Vec<SignedEntry>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.about.scan_prefix(id.0) {
+            let (key, _) = item?;
+            let about = <[u8; 32]>::try_from(&key[32..])
+                .map_err(|_| StoreError::IndexDamaged("bad key in the about index".into()))?;
+            out.push(self.get(&EntryId(about))?);
+        }
+        Ok(out)
     }
 
     pub fn location(&self, id: &EntryId) -> Result<Option<Location>, StoreError> {

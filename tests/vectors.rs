@@ -455,7 +455,7 @@ fn vectors() -> Vec<Vector> {
     signed(
         "reserved-kind",
         edit(&|m| {
-            m.insert("kind".into(), json!("retraction"));
+            m.insert("kind".into(), json!("key-certify"));
             m.insert("body".into(), json!({}));
         }),
         Expect::UnsupportedKind,

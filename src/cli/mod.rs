@@ -4,6 +4,7 @@
 mod demo;
 mod exchange_cli;
 mod failure;
+mod lifecycle;
 mod output;
 mod tables;
 
@@ -55,6 +56,16 @@ enum Command {
     Show(ShowArgs),
     /// List the records in the store
     List(ListArgs),
+    /// Correct fields of a record, as a new signed entry (validated as `add` validates)
+    Amend(lifecycle::AmendArgs),
+    /// Record where a missing person is now: detained, released, found...
+    Status(lifecycle::StatusArgs),
+    /// Withdraw one of this group's records: it stays, marked retracted
+    Retract(lifecycle::RetractArgs),
+    /// Add a source supporting a record of any log this store holds
+    Corroborate(lifecycle::CorroborateArgs),
+    /// Say two records are one person (never merges them), or withdraw such a link
+    Link(lifecycle::LinkArgs),
     /// Replay every log and report every broken property (exit 1 with findings)
     Audit(AuditArgs),
     /// The group's key
@@ -257,6 +268,11 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(0)
         }
+        Command::Amend(args) => lifecycle::amend(&store_dir, args),
+        Command::Status(args) => lifecycle::status(&store_dir, args),
+        Command::Retract(args) => lifecycle::retract(&store_dir, args),
+        Command::Corroborate(args) => lifecycle::corroborate(&store_dir, args),
+        Command::Link(args) => lifecycle::link(&store_dir, args),
         Command::Audit(args) => {
             let store = Store::open_for_audit(&store_dir)?;
             print_warnings(&store);

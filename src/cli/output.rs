@@ -7,9 +7,12 @@ use serde_json::{json, Value};
 
 use sijill::audit::{AuditReport, Severity};
 use sijill::entry::{format_timestamp, EntryKind, SignedEntry};
-use sijill::keys;
+use sijill::keys::{self, VerifyingKey};
+use sijill::lifecycle::{self, Effect, Lifecycle, RecordView, Step};
 use sijill::note::SignedCheckpoint;
+use sijill::record::Vocab;
 use sijill::store::{Store, StoreError};
+use sijill::trust::TrustStore;
 
 use super::Failure;
 
@@ -41,10 +44,227 @@ fn log_label(store: &Store, entry: &SignedEntry) -> String {
     }
 }
 
-/// The entries about a record. Until amendments and other lifecycle entries
-/// exist, that is the record's own entry.
-fn history(entry: &SignedEntry) -> Vec<&SignedEntry> {
-    vec![entry]
+/// Who signed an entry: key id, and the organisation when the key is this
+/// store's or a trusted partner's.
+fn signer(store: &Store, trust: Option<&TrustStore>, log: &VerifyingKey) -> String {
+    let id = keys::key_id(log);
+    if log == store.group_key() {
+        format!("{id} ({})", escape(&store.meta().organisation))
+    } else if let Some(name) = trust.and_then(|t| t.name_of(log)) {
+        format!("{id} ({}, trusted)", escape(name))
+    } else {
+        format!("{id} (not trusted)")
+    }
+}
+
+/// What a step says, in one line.
+fn step_summary(step: &Step) -> String {
+    let what = match step.lifecycle() {
+        None => "record created".to_string(),
+        Some(Lifecycle::Amendment(a)) => {
+            let set: Vec<String> = a.set.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("set {}", set.join(", "))
+        }
+        Some(Lifecycle::StatusChange(c)) => match &c.date {
+            Some(d) => format!("status {} since {d}", c.status.term()),
+            None => format!("status {}", c.status.term()),
+        },
+        Some(Lifecycle::Retraction(_)) => "retracted".to_string(),
+        Some(Lifecycle::Corroboration(c)) => {
+            let mut s = format!("corroborated by a {} source", c.source.source_type.term());
+            if let Some(r) = &c.source.reference {
+                s.push_str(&format!(" ({r})"));
+            }
+            s
+        }
+        Some(Lifecycle::SamePersonLink(l)) => format!(
+            "same person as {} and {} ({})",
+            &l.records[0].to_hex()[..16],
+            &l.records[1].to_hex()[..16],
+            l.certainty
+        ),
+        Some(Lifecycle::SamePersonUnlink(u)) => {
+            format!("link {} withdrawn", &u.link.to_hex()[..16])
+        }
+    };
+    escape(&what)
+}
+
+fn effect_text(effect: &Effect) -> Option<String> {
+    match effect {
+        Effect::NotApplied(why) => Some(format!("not applied: {}", escape(why))),
+        _ => None,
+    }
+}
+
+fn write_view_text(
+    out: &mut impl Write,
+    store: &Store,
+    view: &RecordView,
+    with_history: bool,
+) -> io::Result<()> {
+    let trust = TrustStore::load(store.root()).ok();
+    let trust = trust.as_ref();
+    if let Some((by, reason)) = &view.retracted {
+        writeln!(
+            out,
+            "RETRACTED    by entry {} because {:?}; kept, not counted",
+            &by.to_hex()[..16],
+            escape(reason)
+        )?;
+    }
+    if let sijill::record::Record::Missing(m) = &view.current {
+        let since = view
+            .status_date
+            .as_ref()
+            .map(|d| format!(" since {d}"))
+            .unwrap_or_default();
+        let case = if lifecycle::status_keeps_case_open(m.status) {
+            "case open: presumed alive until identified"
+        } else {
+            "case closed"
+        };
+        writeln!(out, "status       {}{since} ({case})", m.status.term())?;
+    }
+    for (id, by, c) in &view.corroborations {
+        writeln!(
+            out,
+            "corroborated by {} ({} source, reliability {}) in entry {}",
+            signer(store, trust, by),
+            c.source.source_type.term(),
+            c.source.reliability.term(),
+            &id.to_hex()[..16]
+        )?;
+    }
+    for l in &view.links {
+        let state = match &l.withdrawn {
+            Some(u) => format!("withdrawn by entry {}", &u.to_hex()[..16]),
+            None => "in force".to_string(),
+        };
+        writeln!(
+            out,
+            "same person  as {} ({}, by {}, link {}, {state})",
+            l.other,
+            l.certainty,
+            signer(store, trust, &l.by),
+            &l.link.to_hex()[..16]
+        )?;
+    }
+    for c in &view.conflicts {
+        writeln!(
+            out,
+            "conflict     groups disagree on `{}`:",
+            escape(&c.field)
+        )?;
+        for (i, claim) in c.claims.iter().enumerate() {
+            let current = if i + 1 == c.claims.len() {
+                "  <- current (latest in fold order, FORMAT.md §4.6)"
+            } else {
+                ""
+            };
+            writeln!(
+                out,
+                "               {} by {} (entry {}){current}",
+                escape(&claim.value),
+                signer(store, trust, &claim.log),
+                &claim.entry.to_hex()[..16]
+            )?;
+        }
+    }
+    if view.history.len() > 1 {
+        writeln!(
+            out,
+            "current view (the record with every step below applied):"
+        )?;
+    }
+    let pretty = serde_json::to_string_pretty(&view.current.to_body()).unwrap_or_default();
+    writeln!(out, "{}", escape(&pretty))?;
+    if with_history {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "history ({} entries, in fold order)",
+            view.history.len()
+        )?;
+        for step in &view.history {
+            let e = &step.entry.entry;
+            writeln!(
+                out,
+                "  {}  {:<18} {}  signed by {} (seq {})",
+                format_timestamp(e.recorded_at),
+                e.kind.as_str(),
+                &step.entry.id.to_hex()[..16],
+                signer(store, trust, &e.log),
+                e.seq
+            )?;
+            writeln!(out, "      {}", step_summary(step))?;
+            if let Some(reason) = step.reason() {
+                writeln!(out, "      why: {}", escape(reason))?;
+            }
+            if let Some(note) = effect_text(&step.effect) {
+                writeln!(out, "      {note}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn view_json(store: &Store, view: &RecordView, with_history: bool) -> Value {
+    let trust = TrustStore::load(store.root()).ok();
+    let name = |log: &VerifyingKey| -> Value {
+        if log == store.group_key() {
+            Value::String(store.meta().organisation.clone())
+        } else {
+            trust
+                .as_ref()
+                .and_then(|t| t.name_of(log))
+                .map_or(Value::Null, |n| Value::String(n.to_string()))
+        }
+    };
+    let mut value = json!({
+        "current": view.current.to_body(),
+        "retracted": view.retracted.as_ref().map(|(by, reason)| json!({"by": by.to_hex(), "reason": reason})),
+        "case_open": view.case_open(),
+        "status_date": view.status_date.as_ref().map(|d| d.to_json()),
+        "corroborations": view.corroborations.iter().map(|(id, by, c)| json!({
+            "entry": id.to_hex(), "key_id": keys::key_id(by).to_string(), "trusted_name": name(by),
+            "body": Lifecycle::Corroboration(c.clone()).to_body(),
+        })).collect::<Vec<_>>(),
+        "links": view.links.iter().map(|l| json!({
+            "link": l.link.to_hex(), "other": l.other.to_hex(), "certainty": l.certainty.as_str(),
+            "key_id": keys::key_id(&l.by).to_string(), "reason": l.reason,
+            "withdrawn_by": l.withdrawn.map(|u| u.to_hex()),
+        })).collect::<Vec<_>>(),
+        "conflicts": view.conflicts.iter().map(|c| json!({
+            "field": c.field,
+            "claims": c.claims.iter().map(|cl| json!({
+                "value": cl.value, "entry": cl.entry.to_hex(),
+                "key_id": keys::key_id(&cl.log).to_string(), "trusted_name": name(&cl.log),
+            })).collect::<Vec<_>>(),
+            "current": c.claims.last().map(|cl| cl.value.clone()),
+        })).collect::<Vec<_>>(),
+    });
+    if with_history {
+        value["history"] = Value::Array(
+            view.history
+                .iter()
+                .map(|step| {
+                    let mut v = entry_json(&step.entry);
+                    v["trusted_name"] = name(&step.entry.entry.log);
+                    v["reason"] = step
+                        .reason()
+                        .map_or(Value::Null, |r| Value::String(r.into()));
+                    v["effect"] = match &step.effect {
+                        Effect::Created => json!("created"),
+                        Effect::Applied => json!("applied"),
+                        Effect::NotApplied(why) => json!({"not_applied": why}),
+                    };
+                    v
+                })
+                .collect(),
+        );
+    }
+    value
 }
 
 pub fn show_text(
@@ -75,7 +295,12 @@ pub fn show_text(
     }
     writeln!(out, "recorded at  {}", format_timestamp(e.recorded_at))?;
     writeln!(out, "signature    valid (ed25519, verified just now)")?;
-    if let Some(record) = e.record_body() {
+    let view = if e.record_body().is_some() {
+        Some(lifecycle::view(store, &entry.id).map_err(|err| io::Error::other(err.to_string()))?)
+    } else {
+        None
+    };
+    if let Some(record) = view.as_ref().map(|v| &v.current) {
         let headline = record.headline();
         writeln!(out, "name         {}", escape(&headline.name))?;
         if let Some(date) = headline.date {
@@ -85,23 +310,17 @@ pub fn show_text(
             writeln!(out, "place        {}", escape(&place))?;
         }
         writeln!(out, "sensitivity  {}", record.sensitivity().as_str())?;
-        writeln!(out)?;
-        let pretty = serde_json::to_string_pretty(&record.to_body()).unwrap_or_default();
-        writeln!(out, "{}", escape(&pretty))?;
     }
-    if with_history {
-        writeln!(out)?;
-        writeln!(out, "history")?;
-        for h in history(entry) {
-            writeln!(
-                out,
-                "  {}  {}  signed by {} (seq {})  {}",
-                format_timestamp(h.entry.recorded_at),
-                h.entry.kind,
-                keys::key_id(&h.entry.log),
-                h.entry.seq,
-                if h.id == entry.id { "created" } else { "" }
-            )?;
+    match &view {
+        Some(view) => write_view_text(out, store, view, with_history)?,
+        None => {
+            let body = e
+                .lifecycle_body()
+                .map(Lifecycle::to_body)
+                .unwrap_or_default();
+            writeln!(out)?;
+            let pretty = serde_json::to_string_pretty(&body).unwrap_or_default();
+            writeln!(out, "{}", escape(&pretty))?;
         }
     }
     Ok(())
@@ -117,7 +336,7 @@ fn entry_json(entry: &SignedEntry) -> Value {
         "seq": e.seq,
         "recorded_at": format_timestamp(e.recorded_at),
         "signature": hex::encode(entry.signature.to_bytes()),
-        "body": e.record_body().map(|r| r.to_body()),
+        "body": e.record_body().map(|r| r.to_body()).or_else(|| e.lifecycle_body().map(Lifecycle::to_body)),
     })
 }
 
@@ -134,8 +353,18 @@ pub fn show_json(
             value["imported"] = serde_json::to_value(&p).unwrap_or_default();
         }
     }
-    if with_history {
-        value["history"] = Value::Array(history(entry).into_iter().map(entry_json).collect());
+    if entry.entry.record_body().is_some() {
+        let view =
+            lifecycle::view(store, &entry.id).map_err(|err| io::Error::other(err.to_string()))?;
+        value["view"] = view_json(store, &view, with_history);
+        if with_history {
+            value["history"] = value["view"]["history"].take();
+            if let Value::Object(m) = &mut value["view"] {
+                m.remove("history");
+            }
+        }
+    } else if with_history {
+        value["history"] = Value::Array(vec![entry_json(entry)]);
     }
     serde_json::to_writer_pretty(&mut *out, &value)?;
     writeln!(out)

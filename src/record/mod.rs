@@ -687,5 +687,38 @@ fn read_contact(v: &Value) -> Result<Contact, RecordError> {
     Ok(c)
 }
 
+// Hooks for the entries that speak about a record (src/lifecycle.rs): they
+// reuse the record's own readers so that a source, a date or a text in a
+// lifecycle entry obeys exactly the rules it obeys in a record.
+pub(crate) use json::{Ctx as ReadCtx, Fields as ReadFields, Text as ReadText};
+
+impl Record {
+    /// Validate a record body edited as JSON exactly as `add` validates its
+    /// input (dates after `today` are refused).
+    pub fn from_input_value(
+        kind: RecordKind,
+        value: &Value,
+        today: time::Date,
+    ) -> Result<Record, RecordError> {
+        read_record(kind, value, Ctx { today: Some(today) })
+    }
+}
+
+pub(crate) fn read_source_value(v: &Value, path: &str, ctx: Ctx) -> Result<Source, RecordError> {
+    read_source(v, path, ctx)
+}
+
+pub(crate) fn source_value(s: &Source) -> Value {
+    source_to_json(s)
+}
+
+pub(crate) fn describe_value(v: &Value) -> String {
+    json::describe(v)
+}
+
+pub(crate) fn invalid_value(field: &str, message: impl Into<String>) -> RecordError {
+    RecordError::invalid(field, message)
+}
+
 #[cfg(test)]
 mod tests;
