@@ -1,9 +1,9 @@
 //! Counts for reports: records grouped by month, governorate, cause or status.
 //!
-//! Counts are taken over the *current view* of the records. Until the record
-//! lifecycle exists (retractions, corrections, same-person links), the current
-//! view is every record as it was recorded; [`current_view`] is the one place
-//! that will fold those entries in, so every count respects them at once.
+//! Counts are taken over the *current view* of the records (FORMAT.md §4.6):
+//! amendments and status changes applied, retracted records left out, and
+//! records linked as the same person counted once. [`current_view`] is the one
+//! place that folds the lifecycle entries in, so exports and counts agree.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -14,7 +14,7 @@ use crate::search::normalise;
 use crate::store::{Store, StoreError};
 
 /// What the counts are of, stated with every count (docs/CSV.md §6).
-pub const COUNT_BASIS: &str = "records as recorded: retractions and same-person links are not applied yet (they arrive with the record lifecycle); a person recorded twice is counted twice";
+pub const COUNT_BASIS: &str = "the current view of each record (amendments and status changes applied); retracted records are not counted; records linked as the same person with certainty likely or confirmed (links not withdrawn) are counted once; a possible link does not merge counts";
 
 /// How records are grouped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,20 +54,49 @@ pub struct Counts {
     pub groups: Vec<(String, u64)>,
 }
 
-/// Every record in the store in its current view, with the entry that holds it.
+/// A record's current view, as counts and exports see it.
+pub struct Viewed {
+    pub entry: SignedEntry,
+    /// The record with its amendments and status changes applied.
+    pub record: Record,
+    pub retracted: bool,
+    /// Records linked to this one as the same person (likely or confirmed,
+    /// not withdrawn).
+    pub same_person: Vec<crate::entry::EntryId>,
+}
+
+/// Every record of `kind` in its current view, in log order.
 pub fn current_view(
     store: &Store,
     kind: Option<RecordKind>,
-) -> impl Iterator<Item = Result<(SignedEntry, Record), StoreError>> + '_ {
+) -> impl Iterator<Item = Result<Viewed, StoreError>> + '_ {
     store
         .entries(kind.map(EntryKind::from))
-        .filter_map(|item| match item {
+        .filter_map(move |item| match item {
             Err(e) => Some(Err(e)),
             Ok(entry) => {
-                let record = entry.entry.record_body()?.clone();
-                Some(Ok((entry, record)))
+                entry.entry.record_body()?;
+                Some(viewed(store, entry))
             }
         })
+}
+
+fn viewed(store: &Store, entry: SignedEntry) -> Result<Viewed, StoreError> {
+    let view = crate::lifecycle::view(store, &entry.id).map_err(|e| match e {
+        crate::lifecycle::LifecycleError::Store(e) => e,
+        other => StoreError::IndexDamaged(other.to_string()),
+    })?;
+    let same_person = view
+        .active_links()
+        .filter(|l| l.certainty != crate::lifecycle::Certainty::Possible)
+        .map(|l| l.other)
+        .collect();
+    Ok(Viewed {
+        record: view.current.clone(),
+        retracted: view.retracted.is_some(),
+        same_person,
+        entry,
+    })
 }
 
 /// Count the records `filter` selects, grouped by `by`.
@@ -78,10 +107,20 @@ pub fn count(store: &Store, filter: &Filter, by: GroupBy) -> Result<Counts, Stor
         _ => filter.clone(),
     };
     let mut tally = Tally::default();
+    // A person linked across records is counted at the first of them met.
+    let mut counted: std::collections::HashSet<crate::entry::EntryId> = Default::default();
     for item in current_view(store, filter.kind) {
-        let (_, record) = item?;
-        if filter.matches(&record) {
-            tally.add(&record, by);
+        let viewed = item?;
+        if viewed.retracted || !filter.matches(&viewed.record) {
+            continue;
+        }
+        let already = viewed
+            .same_person
+            .iter()
+            .any(|other| counted.contains(other));
+        counted.insert(viewed.entry.id);
+        if !already {
+            tally.add(&viewed.record, by);
         }
     }
     Ok(tally.finish(by))

@@ -413,7 +413,7 @@ fn list_filters_by_governorate_period_kind_and_status() {
 }
 
 #[test]
-fn stats_count_records_as_recorded() {
+fn stats_count_current_views() {
     let store = TestStore::new();
     let ar = fixture("arabic-utf8.csv");
     assert!(
@@ -427,7 +427,7 @@ fn stats_count_records_as_recorded() {
     assert_eq!(v["total"], 8);
     assert_eq!(v["groups"][0]["group"], "إدلب");
     assert_eq!(v["groups"][0]["count"], 4);
-    assert!(v["counted"].as_str().unwrap().contains("as recorded"));
+    assert!(v["counted"].as_str().unwrap().contains("current view"));
     let out = store.run(&["stats", "--by", "month"]);
     let text = stdout(&out);
     assert!(
@@ -438,7 +438,7 @@ fn stats_count_records_as_recorded() {
         text.contains("total                            8"),
         "{text}"
     );
-    assert!(text.contains("counted: records as recorded"));
+    assert!(text.contains("counted: the current view"), "{text}");
     let out = store.run(&[
         "stats", "--by", "cause", "--from", "2018", "--to", "2018", "--json",
     ]);

@@ -352,3 +352,77 @@ fn amendments_and_corroborations_show_in_the_view() {
     // The original record is untouched.
     assert_eq!(v["body"]["date_of_death"], "2018-01-25");
 }
+
+fn stats_total(store: &TestStore) -> u64 {
+    let v: Value = serde_json::from_str(&ok(store, &["stats", "--json"])).unwrap();
+    v["total"].as_u64().unwrap()
+}
+
+/// Counts follow the current view: a retracted record is not counted, a
+/// person linked across two records (likely or confirmed) is counted once,
+/// a withdrawn or merely possible link merges nothing, and exports leave
+/// retracted records out.
+#[test]
+fn counts_respect_retractions_and_same_person_links() {
+    let store = TestStore::new();
+    let a = store.add("casualty", CASUALTY);
+    let b = store.add("casualty", CASUALTY);
+    let c = store.add("casualty", CASUALTY);
+    assert_eq!(stats_total(&store), 3);
+
+    let possible = ok(
+        &store,
+        &[
+            "link",
+            &a,
+            &b,
+            "--same-person",
+            "--certainty",
+            "possible",
+            "--reason",
+            "similar names",
+        ],
+    );
+    assert_eq!(stats_total(&store), 3, "a possible link merges nothing");
+    ok(
+        &store,
+        &[
+            "link",
+            "--unlink",
+            possible.trim(),
+            "--reason",
+            "checked: different fathers",
+        ],
+    );
+    ok(
+        &store,
+        &[
+            "link",
+            &a,
+            &b,
+            "--same-person",
+            "--certainty",
+            "likely",
+            "--reason",
+            "same family interview",
+        ],
+    );
+    assert_eq!(
+        stats_total(&store),
+        2,
+        "a likely link counts the person once"
+    );
+
+    ok(
+        &store,
+        &["retract", &c, "--reason", "duplicate entry typed twice"],
+    );
+    assert_eq!(stats_total(&store), 1, "a retracted record is not counted");
+
+    let out_path = store._temp.path().join("out.csv");
+    let out = store.run(&["export-csv", "--out", out_path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("1 retracted"), "{}", stderr(&out));
+    let csv = std::fs::read_to_string(&out_path).unwrap();
+    assert!(!csv.contains(&c[..16]) && csv.contains(&a[..16]), "{csv}");
+}

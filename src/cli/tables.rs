@@ -362,6 +362,7 @@ pub fn export(dir: &Path, args: ExportArgs, format: ExportFormat) -> Result<u8, 
     };
     let mut n = 0u64;
     let mut internal = 0u64;
+    let mut retracted = 0u64;
     {
         let buffered = io::BufWriter::new(temp.as_file_mut());
         let mut csv_writer = None;
@@ -381,7 +382,16 @@ pub fn export(dir: &Path, args: ExportArgs, format: ExportFormat) -> Result<u8, 
             ExportFormat::Jsonl => jsonl = Some(buffered),
         }
         for item in stats::current_view(&store, filter.kind) {
-            let (entry, record) = item?;
+            let stats::Viewed {
+                entry,
+                record,
+                retracted: was_retracted,
+                ..
+            } = item?;
+            if was_retracted {
+                retracted += 1;
+                continue;
+            }
             if !filter.matches(&record) {
                 continue;
             }
@@ -410,6 +420,11 @@ pub fn export(dir: &Path, args: ExportArgs, format: ExportFormat) -> Result<u8, 
     temp.persist(&args.out)
         .map_err(|e| fail(e.error.to_string()))?;
     eprintln!("exported {n} records to {}", args.out.display());
+    if retracted > 0 {
+        eprintln!(
+            "note: {retracted} retracted records were left out (`sijill show ID --history` says why)"
+        );
+    }
     if internal > 0 {
         eprintln!(
             "note: {internal} records marked internal were left out (--include-internal adds them)"
