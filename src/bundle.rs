@@ -1029,6 +1029,15 @@ fn read_entry(
             ));
         }
     }
+    if !header.include_sensitive && crate::lifecycle::sets_sensitive_field(&entry) {
+        return Err(bad(
+            BundleProblem::Sensitivity,
+            Some(seq),
+            Some(id),
+            "an amendment sets a sensitive field (contact), but the bundle says they were left out"
+                .into(),
+        ));
+    }
     *c.report
         .kinds
         .entry(entry.kind.as_str().to_string())

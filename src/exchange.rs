@@ -26,9 +26,10 @@ use crate::bundle::{
 use crate::entry::{format_timestamp, EntryId};
 use crate::filter::Filter;
 use crate::keys::{self, SigningKey, VerifyingKey};
+use crate::lifecycle::{Lifecycle, RecordView};
 use crate::merkle::{self, Frontier, Hash, NodeId};
 use crate::note::{self, Checkpoint, Note, SignedCheckpoint};
-use crate::record::{Record, Sensitivity};
+use crate::record::Sensitivity;
 use crate::segment::{encode_frame, encode_withheld_frame, sync_dir};
 use crate::store::{short_log, Leaf, Store, StoreError};
 use crate::trust::TrustStore;
@@ -127,18 +128,61 @@ enum Disposition {
     Skip,
 }
 
-fn disposition(record: Option<&Record>, options: &ExportOptions, scope: Scope) -> Disposition {
-    let private = record.is_some_and(|r| {
+/// Whether a record must stay in the store: internal, or holding sensitive
+/// fields that are not to leave, in its first form or its current view
+/// (an amendment can make a record internal, or add a contact).
+fn record_is_private(view: &RecordView, options: &ExportOptions) -> bool {
+    [&view.original, &view.current].iter().any(|r| {
         r.sensitivity() == Sensitivity::Internal
             || (!options.include_sensitive && r.has_sensitive_fields())
-    });
-    let wanted = record.is_none_or(|r| options.filter.matches(r));
-    match (scope, private, wanted) {
+    })
+}
+
+/// How one entry leaves the store. Entries about a record follow it: what is
+/// said of an internal record stays home with it.
+fn disposition(
+    store: &Store,
+    e: &crate::entry::SignedEntry,
+    options: &ExportOptions,
+    scope: Scope,
+) -> Result<Disposition, ExchangeError> {
+    let view_of = |id: &EntryId| match crate::lifecycle::view(store, id) {
+        Ok(v) => Ok(Some(v)),
+        Err(crate::lifecycle::LifecycleError::Store(StoreError::NotFound(_))) => Ok(None),
+        Err(crate::lifecycle::LifecycleError::Store(e)) => Err(ExchangeError::Store(e)),
+        Err(other) => Err(ExchangeError::Refused(other.to_string())),
+    };
+    let (private, wanted) = if e.entry.record_body().is_some() {
+        match view_of(&e.id)? {
+            Some(view) => (
+                record_is_private(&view, options),
+                options.filter.matches(&view.current),
+            ),
+            None => (false, false),
+        }
+    } else {
+        let mut private =
+            !options.include_sensitive && crate::lifecycle::sets_sensitive_field(&e.entry);
+        let mut wanted = false;
+        for target in e
+            .entry
+            .lifecycle_body()
+            .map(Lifecycle::targets)
+            .unwrap_or_default()
+        {
+            if let Some(view) = view_of(&target)? {
+                private |= record_is_private(&view, options);
+                wanted |= options.filter.matches(&view.current);
+            }
+        }
+        (private, wanted)
+    };
+    Ok(match (scope, private, wanted) {
         (Scope::Filtered, false, true) => Disposition::Carry,
         (Scope::Filtered, _, _) => Disposition::Skip,
         (_, true, _) => Disposition::Withhold,
         (_, false, _) => Disposition::Carry,
-    }
+    })
 }
 
 /// The checkpoint to export a log at: a new one for the group's own log,
@@ -274,9 +318,7 @@ pub fn export(
                     let mut n = 0;
                     for leaf in store.leaves(*log)?.take(size as usize) {
                         if let Leaf::Entry(e) = leaf? {
-                            if let Disposition::Carry =
-                                disposition(e.entry.record_body(), options, scope)
-                            {
+                            if let Disposition::Carry = disposition(store, &e, options, scope)? {
                                 n += 1;
                             }
                         }
@@ -306,7 +348,7 @@ pub fn export(
                             withheld += 1;
                         }
                     }
-                    Leaf::Entry(e) => match disposition(e.entry.record_body(), options, scope) {
+                    Leaf::Entry(e) => match disposition(store, &e, options, scope)? {
                         Disposition::Carry => {
                             let proof = if scope == Scope::Filtered {
                                 store.inclusion_proof(&e.id, Some(size))?.3

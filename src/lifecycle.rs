@@ -1031,3 +1031,15 @@ pub enum LifecycleError {
 pub fn source_types() -> Vec<&'static str> {
     SourceType::ALL.iter().map(|t| t.term()).collect()
 }
+
+/// Whether an amendment sets a sensitive field (docs/SCHEMA.md).
+pub fn sets_sensitive_field(entry: &crate::entry::Entry) -> bool {
+    match entry.lifecycle_body() {
+        Some(Lifecycle::Amendment(a)) => a.set.keys().any(|path| {
+            crate::record::SENSITIVE_FIELDS
+                .iter()
+                .any(|f| path == f || path.starts_with(&format!("{f}.")))
+        }),
+        _ => false,
+    }
+}

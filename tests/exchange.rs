@@ -563,3 +563,73 @@ fn a_short_withheld_section_is_refused_not_a_panic() {
         assert_eq!(err.problem, BundleProblem::Structure, "{err}");
     }
 }
+
+/// What is said about a record follows it: steps about an internal record,
+/// an amendment that adds a family contact, and a record amended to
+/// `internal` do not leave the store.
+#[test]
+fn entries_about_private_records_stay_home() {
+    let p = pair();
+    let internal = CASUALTY.replace(
+        "\"sensitivity\": \"public\"",
+        "\"sensitivity\": \"internal\"",
+    );
+    let hidden = p.a.add("casualty", &internal);
+    let ok_step = |args: &[&str]| {
+        let out = p.a.run(args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    };
+    ok_step(&[
+        "amend",
+        &hidden,
+        "--set",
+        "place_of_death.detail=the back room of the clinic",
+        "--reason",
+        "internal note",
+    ]);
+    let public = p.a.add("missing", &public_record());
+    ok_step(&[
+        "amend",
+        &public,
+        "--set",
+        "contact.phone=+963 911 111 111",
+        "--reason",
+        "family gave a number",
+    ]);
+    let later_internal = p.a.add("casualty", CASUALTY);
+    ok_step(&[
+        "amend",
+        &later_internal,
+        "--set",
+        "sensitivity=internal",
+        "--reason",
+        "the family asked",
+    ]);
+
+    let bundle = export(&p.a, "a.bundle", &[]);
+    let text = String::from_utf8_lossy(&std::fs::read(&bundle).unwrap()).into_owned();
+    assert!(
+        !text.contains("back room"),
+        "a step about an internal record left"
+    );
+    assert!(
+        !text.contains("+963 911"),
+        "an amendment adding a contact left"
+    );
+    assert!(
+        !text.contains(&later_internal),
+        "a record amended to internal left"
+    );
+    let out = p.b.run(&["verify", bundle.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Every record here is private in its current view (the missing person
+    // gained a contact), so all six entries travel as leaves.
+    assert_eq!(v["logs"][0]["withheld"], 6, "{v:#}");
+    assert!(p
+        .b
+        .run(&["import", bundle.to_str().unwrap()])
+        .status
+        .success());
+    assert_eq!(p.b.run(&["audit"]).status.code(), Some(0));
+}

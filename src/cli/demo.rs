@@ -12,7 +12,24 @@ use sijill::record::{parse_record, RecordKind};
 use sijill::store::{InitOptions, Store, StoreError};
 use sijill::trust::TrustStore;
 
-use super::{exchange_cli, latest_allowed_date, output, Failure};
+use sijill::entry::Body;
+use sijill::lifecycle::{self, Lifecycle};
+
+use super::{exchange_cli, latest_allowed_date, lifecycle as lifecycle_cli, output, Failure};
+
+/// Sign a lifecycle entry into the group's log and print its id, as the
+/// commands do.
+fn append_step(
+    out: &mut impl Write,
+    store: &mut Store,
+    key: &sijill::keys::SigningKey,
+    body: Lifecycle,
+) -> Result<(), DemoError> {
+    let signed =
+        store.append_bodies(key, vec![Body::Lifecycle(body)], OffsetDateTime::now_utc())?;
+    writeln!(out, "{}", signed[0].id)?;
+    Ok(())
+}
 
 fn demo_exchange_failure(e: ExchangeError) -> Failure {
     Failure::usage(e.to_string())
@@ -117,15 +134,84 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
     let missing = parse_record(RecordKind::Missing, DEMO_MISSING.as_bytes(), today)
         .map_err(|e| super::failure::record_failure("demo missing", e))?;
     let signed = store.append_records(&key, vec![missing], OffsetDateTime::now_utc())?;
+    let missing_id = signed[0].id;
     writeln!(
         out,
-        "$ sijill add missing --json - < missing.json\n{}",
-        signed[0].id
+        "$ sijill add missing --json - < missing.json\n{missing_id}"
     )?;
 
     step(
         out,
-        "4. Refuse bad input",
+        "4. Her case over time",
+        "Nothing is overwritten. A released detainee says he saw her in detention; a\n\
+         family interview fixes the day she was last seen; a second source confirms.\n\
+         Each is a new signed entry naming the record, and `show --history` gives every\n\
+         step with who signed it, when and why. She stays presumed alive: only finding\n\
+         her, or her remains, closes the case.",
+    )?;
+    let today = latest_allowed_date();
+    let view = lifecycle::view(&store, &missing_id).map_err(lifecycle_cli::lifecycle_failure)?;
+    let status = lifecycle::new_status_change(
+        &view,
+        "detained-unacknowledged",
+        Some("2016-07"),
+        "a released detainee saw her in a detention branch in July 2016",
+        today,
+    )
+    .map_err(lifecycle_cli::lifecycle_failure)?;
+    writeln!(
+        out,
+        "$ sijill status {} detained-unacknowledged --date 2016-07 --reason \"...\"",
+        &missing_id.to_hex()[..12]
+    )?;
+    append_step(out, &mut store, &key, status)?;
+    let view = lifecycle::view(&store, &missing_id).map_err(lifecycle_cli::lifecycle_failure)?;
+    let amend = lifecycle::new_amendment(
+        &view,
+        vec![(
+            "last_seen.date".to_string(),
+            serde_json::Value::from("2016-05-14"),
+        )],
+        "family interview: she left home on 14 May 2016",
+        today,
+    )
+    .map_err(lifecycle_cli::lifecycle_failure)?;
+    writeln!(
+        out,
+        "$ sijill amend {} --set last_seen.date=2016-05-14 --reason \"...\"",
+        &missing_id.to_hex()[..12]
+    )?;
+    append_step(out, &mut store, &key, amend)?;
+    let view = lifecycle::view(&store, &missing_id).map_err(lifecycle_cli::lifecycle_failure)?;
+    let corroborate = lifecycle::new_corroboration(
+        &view,
+        lifecycle::SourceArgs {
+            source_type: "eyewitness",
+            reference: Some("interview 2017-031"),
+            reliability: Some("medium"),
+            date: Some("2017-02"),
+        },
+        "a second former detainee describes her",
+        today,
+    )
+    .map_err(lifecycle_cli::lifecycle_failure)?;
+    writeln!(
+        out,
+        "$ sijill corroborate {} --source-type eyewitness --reason \"...\"",
+        &missing_id.to_hex()[..12]
+    )?;
+    append_step(out, &mut store, &key, corroborate)?;
+    writeln!(
+        out,
+        "\n$ sijill show {} --history",
+        &missing_id.to_hex()[..12]
+    )?;
+    let entry = store.get(&missing_id)?;
+    output::show_text(out, &store, &entry, true)?;
+
+    step(
+        out,
+        "5. Refuse bad input",
         "Input that does not fit the schema is refused with the field named, and the\n\
          store is left exactly as it was. A date of death on 30 February:",
     )?;
@@ -135,7 +221,7 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
         Ok(_) => writeln!(out, "(unexpectedly accepted)")?,
     }
 
-    step(out, "5. List and show", "$ sijill list")?;
+    step(out, "6. List and show", "$ sijill list")?;
     output::list(out, &store, None, &Default::default(), false)?;
     writeln!(
         out,
@@ -147,7 +233,7 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
 
     step(
         out,
-        "6. Audit",
+        "7. Audit",
         "`sijill audit` replays every log from its first byte: canonical form, schema,\n\
          signature, sequence numbers, the Merkle tree, and the index against the files.",
     )?;
@@ -156,7 +242,7 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
 
     step(
         out,
-        "7. A crash in the middle of a write",
+        "8. A crash in the middle of a write",
         "Suppose the laptop lost power while a record was being written: half a frame is\n\
          left at the end of the log. That record was never acknowledged. On the next open\n\
          the torn tail is set aside (kept, not deleted) and reported; everything\n\
@@ -181,7 +267,7 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
 
     step(
         out,
-        "8. The index is only a cache",
+        "9. The index is only a cache",
         "The index (sled) is derived from the log files. Deleting it loses nothing:\n\
          the next open, or `sijill reindex`, rebuilds it.",
     )?;
@@ -199,7 +285,7 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
 
     step(
         out,
-        "9. Share with a partner group",
+        "10. Share with a partner group",
         "A second group, \"Partner Group (demo)\", keeps its own store. It trusts the first\n\
          group's public key, then receives a bundle: one file with the group's signed\n\
          checkpoint, its entries and a signature over the whole. The missing person's\n\
@@ -280,7 +366,7 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
 
     step(
         out,
-        "10. A tampered copy is refused",
+        "11. A tampered copy is refused",
         "Someone changes one byte of the bundle on its way (here, a digit of the date of\n\
          death). Verification stops at the exact place and says which property broke;\n\
          an import of it would write nothing.",
@@ -297,7 +383,7 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
 
     step(
         out,
-        "11. The auditor's view",
+        "12. The auditor's view",
         "The partner checks the group's checkpoint against everything it holds of that\n\
          log and cosigns it. The group keeps the cosigned checkpoint and sends it with\n\
          its next bundles: from then on, a different history of the same log would be\n\
@@ -321,7 +407,7 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
 
     step(
         out,
-        "12. Someone edits a record on disk",
+        "13. Someone edits a record on disk",
         "Now one byte of the first record is changed in the log file, as an insider with\n\
          access to the laptop might do. The audit names the entry and the broken property\n\
          and `sijill audit` exits with status 1.",
