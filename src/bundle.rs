@@ -35,7 +35,10 @@ pub const BUNDLE_SIG_DOMAIN: &[u8] = b"SIJILL-BUNDLE-SIG-V1\0";
 /// Largest JSON section (header, log).
 pub const MAX_JSON_SECTION: usize = 1024 * 1024;
 /// Most logs one bundle may carry.
-pub const MAX_LOGS: u64 = 100_000;
+/// Most logs one bundle may carry. A group relays its partners' logs, so a
+/// bundle holds tens of logs; the bound keeps a verifier's memory, which
+/// holds one report (and checkpoint note) per log, small.
+pub const MAX_LOGS: u64 = 1_000;
 /// Signatures are checked in batches of this many entries (or bytes), on
 /// every core, before the entries are passed on.
 const BATCH_ENTRIES: usize = 2048;

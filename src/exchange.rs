@@ -206,7 +206,8 @@ fn export_checkpoint(
             None => return Ok(None),
         }
     };
-    // Gather the cosignatures held for the same checkpoint body.
+    // Gather the cosignatures held for the same checkpoint body, keeping only
+    // lines that verify with a key this store knows.
     for held in store.checkpoints(log)? {
         if held.signed.checkpoint == signed.checkpoint {
             for s in held.signed.note.signatures {
@@ -216,7 +217,13 @@ fn export_checkpoint(
             }
         }
     }
-    Ok(Some(signed))
+    let log_key = VerifyingKey::from_bytes(log)
+        .map_err(|_| StoreError::IndexDamaged("a log key is not a public key".into()))?;
+    let mut cosigners = TrustStore::load(store.root())
+        .map(|t| cosigner_keys(&t))
+        .unwrap_or_default();
+    cosigners.push((cosigner_name(&key.verifying_key()), key.verifying_key()));
+    Ok(Some(signed.verified_only(&log_key, &cosigners)))
 }
 
 /// Write a bundle of the store's logs to `out_path` (via a temporary file
@@ -667,7 +674,8 @@ struct Staging {
     /// Roots of the incoming tree at the sizes the store can compare.
     roots: HashMap<u64, Hash>,
     watch: Vec<u64>,
-    file: Option<(PathBuf, BufWriter<File>)>,
+    /// The staged frames of this log, once it has any.
+    path: Option<PathBuf>,
     appended: (u64, u64),
 }
 
@@ -711,6 +719,7 @@ fn import_staged(
     let mut staging: HashMap<[u8; 32], Staging> = HashMap::new();
     let cosigners = cosigner_keys(trust);
     let mut partial = false;
+    let mut open: Option<([u8; 32], PathBuf, BufWriter<File>)> = None;
     let report = {
         let store_ref: &Store = store;
         let mut sink = |item: Verified<'_>| -> Result<(), String> {
@@ -737,6 +746,13 @@ fn import_staged(
                 Verified::Withheld { log, seq, leaf } => (log, seq, *leaf, None),
             };
             let key = log.to_bytes();
+            // A log's sections are contiguous: when the next log starts, the
+            // previous one's staging file is complete and is closed, so an
+            // import holds one open file however many logs the bundle has.
+            if open.as_ref().is_some_and(|(k, _, _)| *k != key) {
+                let (_, p, mut w) = open.take().expect("checked above");
+                w.flush().map_err(|e| format!("{}: {e}", p.display()))?;
+            }
             let st = match staging.entry(key) {
                 std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
                 std::collections::hash_map::Entry::Vacant(v) => {
@@ -759,13 +775,14 @@ fn import_staged(
                     Some(f) => f,
                     None => encode_withheld_frame(seq, &leaf.0),
                 };
-                if st.file.is_none() {
+                if st.path.is_none() {
                     let p = tmp_dir.join(format!("{}.frames", hex::encode(key)));
                     let f = File::create(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-                    st.file = Some((p, BufWriter::new(f)));
+                    st.path = Some(p.clone());
+                    open = Some((key, p, BufWriter::new(f)));
                     st.appended.0 = seq;
                 }
-                let (p, w) = st.file.as_mut().expect("opened above");
+                let (_, p, w) = open.as_mut().ok_or("the staging file is closed")?;
                 w.write_all(&frame)
                     .map_err(|e| format!("{}: {e}", p.display()))?;
                 st.appended.1 = seq + 1;
@@ -775,6 +792,9 @@ fn import_staged(
         let reader = BufReader::with_capacity(1 << 20, input);
         bundle::verify(reader, &cosigners, progress, &mut sink)?
     };
+    if let Some((_, p, mut w)) = open.take() {
+        w.flush().map_err(io_at(&p))?;
+    }
     if report.header.scope == Scope::Filtered {
         return Err(ExchangeError::Refused(
             "a filtered bundle verifies, but cannot be imported: its entries are not a whole log. Ask for a full export, or one --since a checkpoint you hold".into(),
@@ -858,16 +878,26 @@ fn import_staged(
         }
     }
 
+    // A replica the store will not extend would fail half way through the
+    // writes below: refuse before the first one.
+    for l in &report.logs {
+        let key = l.key.to_bytes();
+        let grows = staging.get(&key).is_some_and(|st| st.path.is_some());
+        if let Some(reason) = store.damaged_logs().get(&key).filter(|_| grows) {
+            return Err(ExchangeError::Refused(format!(
+                "log {} is damaged in this store ({reason}); nothing was imported: run `sijill audit`",
+                keys::key_id(&l.key)
+            )));
+        }
+    }
+
     // Everything holds: write.
     let mut appended = Vec::new();
     let mut ranges = Vec::new();
     for l in &report.logs {
         let key = l.key.to_bytes();
         if let Some(st) = staging.get_mut(&key) {
-            if let Some((p, w)) = st.file.take() {
-                let file = w.into_inner().map_err(|e| io_at(&p)(e.into_error()))?;
-                file.sync_all().map_err(io_at(&p))?;
-                drop(file);
+            if let Some(p) = st.path.take() {
                 store.append_replica(key, &p)?;
                 appended.push((l.key, st.appended.0, st.appended.1));
                 ranges.push(ImportedRange {
@@ -877,12 +907,13 @@ fn import_staged(
                 });
             }
         }
+        let kept = l.checkpoint.verified_only(&l.key, &cosigners);
         let already = store
             .checkpoints(&key)?
             .iter()
-            .any(|c| c.signed.to_text() == l.checkpoint.to_text());
+            .any(|c| c.signed.to_text() == kept.to_text());
         if !already {
-            store.record_checkpoint(&key, &l.checkpoint, "imported")?;
+            store.record_checkpoint(&key, &kept, "imported")?;
         }
     }
     let record = ImportRecord {
@@ -925,7 +956,7 @@ fn open_staging(store: &Store, log: &[u8; 32], first_seq: u64) -> Result<Staging
         frontier: Some(frontier),
         roots: HashMap::new(),
         watch,
-        file: None,
+        path: None,
         appended: (0, 0),
     })
 }
@@ -948,7 +979,7 @@ pub fn cosign(
     note_bytes: &[u8],
     trust: &TrustStore,
 ) -> Result<SignedCheckpoint, ExchangeError> {
-    let (log, mut signed) = parse_foreign_checkpoint(note_bytes)?;
+    let (log, signed) = parse_foreign_checkpoint(note_bytes)?;
     if log == key.verifying_key() {
         return Err(ExchangeError::Refused(
             "this is the group's own checkpoint; a cosignature is a partner's statement".into(),
@@ -970,6 +1001,9 @@ pub fn cosign(
     }
     check_against_held(store, &log, &signed, "cosign request", &|_| Ok(None))?;
     let now = OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
+    let mut cosigners = cosigner_keys(trust);
+    cosigners.push((cosigner_name(&key.verifying_key()), key.verifying_key()));
+    let mut signed = signed.verified_only(&log, &cosigners);
     signed.cosign(&cosigner_name(&key.verifying_key()), key, now);
     store.record_checkpoint(&log.to_bytes(), &signed, "cosigned")?;
     Ok(signed)
@@ -995,11 +1029,23 @@ pub fn add_cosignatures(
     if signed.checkpoint.size > local
         || store.root_at(&own.to_bytes(), signed.checkpoint.size)? != signed.checkpoint.root
     {
-        return Err(ExchangeError::Refused(
-            "the checkpoint does not match this group's log: it was not signed from this history"
-                .into(),
+        // Signed by this group's own key, yet not of this log's history: the
+        // key signed another history (a compromised key, or a store restored
+        // from an old copy). That is evidence, not a usage error.
+        let held = held_note_within(store, &own.to_bytes(), local)?;
+        return Err(equivocation(
+            store,
+            &own,
+            format!(
+                "a checkpoint of size {} signed by this group's own key does not match its log of {local} entries",
+                signed.checkpoint.size
+            ),
+            held,
+            &signed,
+            "a checkpoint returned for cosignatures",
         ));
     }
+    let signed = signed.verified_only(&own, &cosigner_keys(trust));
     let cosignatures = signed.cosignatures(&cosigner_keys(trust));
     if cosignatures.is_empty() {
         return Err(ExchangeError::Untrusted(

@@ -399,7 +399,10 @@ impl SignedCheckpoint {
                 let message = cosignature_message(&self.checkpoint, timestamp);
                 let signature =
                     Signature::from_bytes(s.payload[8..].try_into().unwrap_or(&[0; 64]));
-                if key.verify_strict(message.as_bytes(), &signature).is_ok() {
+                let seen = out
+                    .iter()
+                    .any(|c: &Cosignature| c.name == *name && c.key == *key);
+                if !seen && key.verify_strict(message.as_bytes(), &signature).is_ok() {
                     out.push(Cosignature {
                         name: name.clone(),
                         key: *key,
@@ -409,6 +412,64 @@ impl SignedCheckpoint {
             }
         }
         out
+    }
+}
+
+impl SignedCheckpoint {
+    /// The same checkpoint keeping only signature lines that verify: the log's
+    /// own, and cosignatures by `cosigners` (one line each). Lines nobody here
+    /// can check are dropped before a note is stored or passed on, so that
+    /// whoever carried the note cannot make it grow.
+    pub fn verified_only(
+        &self,
+        log: &VerifyingKey,
+        cosigners: &[(String, VerifyingKey)],
+    ) -> SignedCheckpoint {
+        let origin = &self.checkpoint.origin;
+        let own_id = note_key_id(origin, TYPE_ED25519, log);
+        let mut kept: Vec<NoteSignature> = Vec::new();
+        for s in &self.note.signatures {
+            if kept.contains(s) {
+                continue;
+            }
+            let own = s.name == *origin
+                && s.key_id == own_id
+                && Note {
+                    text: self.note.text.clone(),
+                    signatures: vec![s.clone()],
+                }
+                .verify(origin, log);
+            let cosigned = !own && {
+                let single = SignedCheckpoint {
+                    checkpoint: self.checkpoint.clone(),
+                    note: Note {
+                        text: self.note.text.clone(),
+                        signatures: vec![s.clone()],
+                    },
+                };
+                !single.cosignatures(cosigners).is_empty()
+                    && !kept
+                        .iter()
+                        .any(|k| k.name == s.name && k.key_id == s.key_id)
+            };
+            if own
+                && kept
+                    .iter()
+                    .any(|k| k.name == s.name && k.key_id == s.key_id)
+            {
+                continue;
+            }
+            if own || cosigned {
+                kept.push(s.clone());
+            }
+        }
+        SignedCheckpoint {
+            checkpoint: self.checkpoint.clone(),
+            note: Note {
+                text: self.note.text.clone(),
+                signatures: kept,
+            },
+        }
     }
 }
 

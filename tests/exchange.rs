@@ -633,3 +633,92 @@ fn entries_about_private_records_stay_home() {
         .success());
     assert_eq!(p.b.run(&["audit"]).status.code(), Some(0));
 }
+
+/// Regression: signature lines nobody could verify, added to a cosigned note
+/// by whoever carried it, were kept and merged into every later bundle until
+/// its checkpoint had too many signatures to verify.
+#[test]
+fn unverifiable_signature_lines_are_not_kept_or_passed_on() {
+    let p = pair();
+    p.a.add("casualty", CASUALTY);
+    let bundle = export(&p.a, "a.bundle", &[]);
+    assert!(p
+        .b
+        .run(&["import", bundle.to_str().unwrap()])
+        .status
+        .success());
+    let cp = p.a._temp.path().join("a.checkpoint");
+    std::fs::write(&cp, stdout(&p.a.run(&["checkpoint"]))).unwrap();
+    let cosigned = stdout(&p.b.run(&["cosign", cp.to_str().unwrap()]));
+    let b_pub = p.b._temp.path().join("b.pub");
+    assert!(p
+        .b
+        .run(&["key", "export", "--out", b_pub.to_str().unwrap()])
+        .status
+        .success());
+    assert!(p
+        .a
+        .run(&["trust", "add", b_pub.to_str().unwrap(), "--name", "Group B"])
+        .status
+        .success());
+    // 60 junk lines, a duplicate of B's line, twice over.
+    let b_line = cosigned.lines().last().unwrap().to_string();
+    let mut padded = cosigned.clone();
+    for i in 0..60 {
+        padded.push_str(&format!("\u{2014} junk.example/{i} AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"));
+    }
+    padded.push_str(&b_line);
+    padded.push('\n');
+    let padded_path = p.a._temp.path().join("padded.checkpoint");
+    std::fs::write(&padded_path, &padded).unwrap();
+    for _ in 0..2 {
+        let out = p.a.run(&["import", padded_path.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(
+            stderr(&out).matches("\"Group B\"").count(),
+            1,
+            "one cosigner, counted once: {}",
+            stderr(&out)
+        );
+    }
+    let again = export(&p.a, "again.bundle", &[]);
+    let out = p.a.run(&[
+        "verify",
+        again.to_str().unwrap(),
+        "--trust",
+        b_pub.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = stdout(&out);
+    assert_eq!(report.matches("cosigned   by").count(), 1, "{report}");
+    assert!(!report.contains("junk.example"), "{report}");
+}
+
+/// Regression: a checkpoint signed by the group's own key that contradicts
+/// its own log is evidence (exit 1), not a usage error.
+#[test]
+fn an_own_checkpoint_from_another_history_is_kept_as_evidence() {
+    let a = TestStore::new();
+    a.add("casualty", CASUALTY);
+    let fork_dir = a._temp.path().join("fork");
+    copy_dir(&a.dir, &fork_dir);
+    a.add("casualty", CASUALTY);
+    let fork = TestStore {
+        _temp: tempfile::tempdir().unwrap(),
+        dir: fork_dir,
+    };
+    fork.add("missing", &public_record());
+    let forged = fork._temp.path().join("forged.checkpoint");
+    std::fs::write(&forged, stdout(&fork.run(&["checkpoint"]))).unwrap();
+    let out = a.run(&["import", forged.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let list = stdout(&a.run(&["evidence", "list"]));
+    assert!(list.contains("own key"), "{list}");
+}
+
+#[test]
+fn verify_of_something_unreadable_is_a_usage_error() {
+    let a = TestStore::new();
+    let out = a.run(&["verify", a.dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

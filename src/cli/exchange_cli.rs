@@ -349,6 +349,12 @@ pub fn verify(store_dir: Option<PathBuf>, args: VerifyArgs) -> Result<u8, Failur
                 writeln!(out).map_err(write_failure)?;
                 return Ok(EXIT_INTEGRITY);
             }
+            if e.problem == bundle::BundleProblem::Io {
+                return Err(
+                    Failure::usage(format!("{}: {}", args.file.display(), e.message))
+                        .hint("give the path of a bundle file"),
+                );
+            }
             return Err(Failure::integrity(format!("{}: {}", args.file.display(), escape(&e.to_string())))
                 .hint("the bundle was changed, cut or badly made: import nothing from it, and ask the sender for a new copy"));
         }
