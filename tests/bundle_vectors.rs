@@ -12,6 +12,9 @@
 
 #![allow(clippy::result_large_err)] // bundle errors carry their full location
 
+#[allow(dead_code)]
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Once;
@@ -765,43 +768,12 @@ fn format_md_states_the_bundle_digests() {
     }
 }
 
-/// Rows of the README's table under `## Files`: `` | `file` | expect: LABEL | ... ``.
-fn readme_rows() -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(dir().join("README.md")).unwrap();
-    let mut out = BTreeMap::new();
-    let files = text
-        .lines()
-        .skip_while(|l| l.trim() != "## Files")
-        .skip(1)
-        .take_while(|l| !l.starts_with("## "));
-    for line in files {
-        let Some(rest) = line.strip_prefix("| `") else {
-            continue;
-        };
-        let (name, rest) = rest.split_once('`').unwrap();
-        let cells: Vec<&str> = rest.split('|').map(str::trim).collect();
-        let expect = cells
-            .get(1)
-            .and_then(|c| c.strip_prefix("expect: "))
-            .unwrap_or_else(|| panic!("README row for {name} has no `expect:` cell"));
-        assert!(
-            out.insert(name.to_string(), expect.trim_matches('`').to_string())
-                .is_none(),
-            "README lists {name} twice"
-        );
-    }
-    out
-}
 
 #[test]
 fn readme_lists_exactly_the_files_present() {
     write_if_asked();
-    let rows = readme_rows();
-    let present: BTreeSet<String> = std::fs::read_dir(dir())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n != "README.md")
-        .collect();
+    let rows = common::readme_rows(&dir());
+    let present = common::files_present(&dir());
     let listed: BTreeSet<String> = rows.keys().cloned().collect();
     assert_eq!(listed, present, "README.md and the folder disagree");
     for v in vectors() {

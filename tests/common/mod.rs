@@ -126,3 +126,41 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Rows of a vector folder's README table under `## Files`:
+/// `` | `file` | expect: LABEL | ... `` as file -> label.
+pub fn readme_rows(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    let text = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    let files = text
+        .lines()
+        .skip_while(|l| l.trim() != "## Files")
+        .skip(1)
+        .take_while(|l| !l.starts_with("## "));
+    for line in files {
+        let Some(rest) = line.strip_prefix("| `") else {
+            continue;
+        };
+        let (name, rest) = rest.split_once('`').unwrap();
+        let cells: Vec<&str> = rest.split('|').map(str::trim).collect();
+        let expect = cells
+            .get(1)
+            .and_then(|c| c.strip_prefix("expect: "))
+            .unwrap_or_else(|| panic!("README row for {name} has no `expect:` cell"));
+        assert!(
+            out.insert(name.to_string(), expect.trim_matches('`').to_string())
+                .is_none(),
+            "README lists {name} twice"
+        );
+    }
+    out
+}
+
+/// The files of a vector folder, its README aside.
+pub fn files_present(dir: &Path) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n != "README.md")
+        .collect()
+}
