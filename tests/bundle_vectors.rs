@@ -12,7 +12,6 @@
 
 #![allow(clippy::result_large_err)] // bundle errors carry their full location
 
-#[allow(dead_code)]
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

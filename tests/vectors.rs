@@ -11,7 +11,6 @@
 //! `SIJILL_WRITE_VECTORS=1 cargo test --test vectors` rewrites the files
 //! (review the diff: a change in a valid vector is a format change).
 
-#[allow(dead_code)]
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
