@@ -31,13 +31,12 @@ use crate::merkle::{self, Frontier, Hash, NodeId};
 use crate::note::{self, Checkpoint, Note, SignedCheckpoint};
 use crate::record::Sensitivity;
 use crate::segment::{encode_frame, encode_withheld_frame, sync_dir};
-use crate::store::{short_log, Leaf, Store, StoreError};
+use crate::store::{short_log, Leaf, Store, StoreError, TMP_DIR};
 use crate::trust::TrustStore;
 use crate::FORMAT_VERSION;
 
 pub const EVIDENCE_DIR: &str = "evidence";
 pub const IMPORTS_FILE: &str = "imports.jsonl";
-const TMP_DIR: &str = "tmp";
 
 /// The key name this group cosigns under (tlog-cosignature).
 pub fn cosigner_name(key: &VerifyingKey) -> String {
@@ -891,20 +890,44 @@ fn import_staged(
         }
     }
 
-    // Everything holds: write.
+    // Everything holds: write. The import record goes first, so that
+    // whatever a crash leaves appended is always accounted for: each log's
+    // replica then holds a verified prefix of the range the record names.
     let mut appended = Vec::new();
-    let mut ranges = Vec::new();
+    let ranges: Vec<ImportedRange> = report
+        .logs
+        .iter()
+        .filter_map(|l| {
+            let st = staging.get(&l.key.to_bytes())?;
+            st.path.as_ref()?;
+            Some(ImportedRange {
+                log: hex::encode(l.key.as_bytes()),
+                from: st.appended.0,
+                to: st.appended.1,
+            })
+        })
+        .collect();
+    if !ranges.is_empty() {
+        let record = ImportRecord {
+            imported_at: format_timestamp(OffsetDateTime::now_utc()),
+            bundle: hex::encode(report.digest),
+            file: path.display().to_string(),
+            exporter: hex::encode(report.exporter.as_bytes()),
+            organisation: report.header.organisation.clone(),
+            created_at: report.header.created_at.clone(),
+            logs: ranges,
+        };
+        append_line(
+            &store.root().join(IMPORTS_FILE),
+            &serde_json::to_string(&record).unwrap_or_default(),
+        )?;
+    }
     for l in &report.logs {
         let key = l.key.to_bytes();
         if let Some(st) = staging.get_mut(&key) {
             if let Some(p) = st.path.take() {
                 store.append_replica(key, &p)?;
                 appended.push((l.key, st.appended.0, st.appended.1));
-                ranges.push(ImportedRange {
-                    log: hex::encode(key),
-                    from: st.appended.0,
-                    to: st.appended.1,
-                });
             }
         }
         let kept = l.checkpoint.verified_only(&l.key, &cosigners);
@@ -916,19 +939,6 @@ fn import_staged(
             store.record_checkpoint(&key, &kept, "imported")?;
         }
     }
-    let record = ImportRecord {
-        imported_at: format_timestamp(OffsetDateTime::now_utc()),
-        bundle: hex::encode(report.digest),
-        file: path.display().to_string(),
-        exporter: hex::encode(report.exporter.as_bytes()),
-        organisation: report.header.organisation.clone(),
-        created_at: report.header.created_at.clone(),
-        logs: ranges,
-    };
-    append_line(
-        &store.root().join(IMPORTS_FILE),
-        &serde_json::to_string(&record).unwrap_or_default(),
-    )?;
     Ok(ImportOutcome { report, appended })
 }
 

@@ -39,6 +39,8 @@ pub const SET_ASIDE_DIR: &str = "set-aside";
 pub const INDEX_DIR: &str = "index";
 pub const LOCK_FILE: &str = "lock";
 pub const CHECKPOINTS_DIR: &str = "checkpoints";
+/// Staging of imports in progress (FORMAT.md §6.10).
+pub const TMP_DIR: &str = "tmp";
 /// Written last by a full index build; an index without it is rebuilt.
 const INDEX_COMPLETE: &[u8] = b"complete";
 const INDEX_FORMAT: &[u8] = b"format";
@@ -377,17 +379,24 @@ impl Store {
     /// segments. Problems that lose nothing acknowledged are repaired and
     /// reported in [`Store::warnings`].
     pub fn open(root: &Path) -> Result<Store, StoreError> {
-        Store::open_with(root, true)
+        Store::open_with(root, true, false)
+    }
+
+    /// Open with a new index, built from the segment files: what `reindex`
+    /// does. The old index is deleted without being read, so nothing in it,
+    /// however damaged, can stop the rebuild.
+    pub fn open_rebuilt(root: &Path) -> Result<Store, StoreError> {
+        Store::open_with(root, true, true)
     }
 
     /// Open for checking: the index is brought up to date, but nothing in the
     /// segment files is moved or cut; a torn tail stays where it is for
     /// `audit` to report.
     pub fn open_for_audit(root: &Path) -> Result<Store, StoreError> {
-        Store::open_with(root, false)
+        Store::open_with(root, false, false)
     }
 
-    fn open_with(root: &Path, repair: bool) -> Result<Store, StoreError> {
+    fn open_with(root: &Path, repair: bool, fresh_index: bool) -> Result<Store, StoreError> {
         let meta_path = root.join(STORE_FILE);
         let meta_text = match fs::read(&meta_path) {
             Ok(text) => text,
@@ -419,57 +428,71 @@ impl Store {
             }
         })?;
         let lock = acquire_lock(root)?;
-        let mut warnings = Vec::new();
         let index_path = root.join(INDEX_DIR);
-        let db = match sled::open(&index_path) {
-            Ok(db) => db,
-            Err(e) => {
-                warnings.push(StoreWarning::IndexRebuilt {
-                    reason: format!("the index could not be opened: {e}"),
-                });
-                remove_index(&index_path)?;
-                sled::open(&index_path)?
-            }
+        if fresh_index {
+            remove_dir_if_present(&index_path)?;
+        }
+        // Staging left by an import that was killed: never acknowledged, and
+        // with the lock held no import is running. It only takes space.
+        let staging = root.join(TMP_DIR);
+        if repair && staging.exists() {
+            remove_dir_if_present(&staging)?;
+        }
+        let assemble = |db: sled::Db, warnings: Vec<StoreWarning>| -> Result<Store, StoreError> {
+            let lock = lock.try_clone().map_err(io_at(&root.join(LOCK_FILE)))?;
+            let mut store = Store::with_db(root, meta.clone(), group_key, lock, db)?;
+            store.warnings = warnings;
+            store.repair = repair;
+            store.load_index()?;
+            Ok(store)
         };
-        let mut store = Store::with_db(root, meta, group_key, lock, db)?;
-        store.warnings = warnings;
-        store.repair = repair;
-        for item in store.damage.iter() {
+        let first = match open_index(&index_path) {
+            Ok(db) => assemble(db, Vec::new()),
+            Err(e) => Err(StoreError::Index(e)),
+        };
+        match first {
+            Ok(store) => Ok(store),
+            // Anything wrong inside the index: it is derived, so it is
+            // thrown away and rebuilt from the segments.
+            Err(e @ (StoreError::Index(_) | StoreError::IndexDamaged(_))) => {
+                remove_dir_if_present(&index_path)?;
+                let warnings = vec![StoreWarning::IndexRebuilt {
+                    reason: format!("the index was damaged: {e}"),
+                }];
+                assemble(open_index(&index_path)?, warnings)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Read what the index knows, bring it up to date with the segments, or
+    /// build it when it is incomplete.
+    fn load_index(&mut self) -> Result<(), StoreError> {
+        for item in self.damage.iter() {
             let (k, v) = item?;
             if let Ok(log) = <[u8; 32]>::try_from(&k[..]) {
                 let reason = String::from_utf8_lossy(&v).into_owned();
-                store.warnings.push(StoreWarning::LogDamaged {
+                self.warnings.push(StoreWarning::LogDamaged {
                     log,
                     reason: reason.clone(),
                 });
-                store.damaged.insert(log, reason);
+                self.damaged.insert(log, reason);
             }
         }
-        let complete = store.db.get(INDEX_COMPLETE)?.is_some()
-            && store.db.get(INDEX_FORMAT)?.as_deref() == Some(&FORMAT_VERSION.to_be_bytes()[..])
-            && store.db.get(crate::search::INDEX_MARK)?.is_some()
-            && store.db.get(ABOUT_MARK)?.is_some();
+        let complete = self.db.get(INDEX_COMPLETE)?.is_some()
+            && self.db.get(INDEX_FORMAT)?.as_deref() == Some(&FORMAT_VERSION.to_be_bytes()[..])
+            && self.db.get(crate::search::INDEX_MARK)?.is_some()
+            && self.db.get(ABOUT_MARK)?.is_some();
         if complete {
-            match store.catch_up() {
-                Ok(()) => {}
-                Err(StoreError::IndexDamaged(reason))
-                | Err(StoreError::Index(sled::Error::ReportableBug(reason))) => {
-                    store.warnings.push(StoreWarning::IndexRebuilt {
-                        reason: format!("the index was damaged: {reason}"),
-                    });
-                    store.rebuild_index()?;
-                }
-                Err(e) => return Err(e),
-            }
+            self.catch_up()
         } else {
-            if store.warnings.is_empty() && store.db.len() + store.logs.len() > 0 {
-                store.warnings.push(StoreWarning::IndexRebuilt {
+            if self.warnings.is_empty() && self.db.len() + self.logs.len() > 0 {
+                self.warnings.push(StoreWarning::IndexRebuilt {
                     reason: "the index was incomplete".into(),
                 });
             }
-            store.rebuild_index()?;
+            self.rebuild_index()
         }
-        Ok(store)
     }
 
     fn with_db(
@@ -1476,7 +1499,32 @@ fn acquire_lock(root: &Path) -> Result<File, StoreError> {
     }
 }
 
-fn remove_index(path: &Path) -> Result<(), StoreError> {
+/// The index's cache: sled's default (1 GiB) would let a large import's
+/// memory grow with the bundle; the index is only a cache of the segments.
+const INDEX_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Open the index. sled can panic while recovering damaged files instead of
+/// returning an error; the index is derived, so a panic there is treated
+/// like any failure to open: the caller deletes and rebuilds it.
+fn open_index(path: &Path) -> sled::Result<sled::Db> {
+    let open = || {
+        sled::Config::new()
+            .path(path)
+            .cache_capacity(INDEX_CACHE_BYTES)
+            .open()
+    };
+    let quiet = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(open);
+    std::panic::set_hook(quiet);
+    result.unwrap_or_else(|_| {
+        Err(sled::Error::ReportableBug(
+            "the index database failed while reading its damaged files".into(),
+        ))
+    })
+}
+
+fn remove_dir_if_present(path: &Path) -> Result<(), StoreError> {
     match fs::remove_dir_all(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),

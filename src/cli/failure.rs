@@ -15,6 +15,9 @@ pub struct Failure {
     pub code: u8,
     pub message: String,
     pub hints: Vec<String>,
+    /// The index (derived data) turned out damaged while the command ran:
+    /// rebuilding it and running a read-only command again is safe.
+    pub index_damaged: bool,
 }
 
 impl Failure {
@@ -23,6 +26,7 @@ impl Failure {
             code: EXIT_USAGE,
             message: message.into(),
             hints: Vec::new(),
+            index_damaged: false,
         }
     }
 
@@ -31,6 +35,7 @@ impl Failure {
             code: EXIT_INTEGRITY,
             message: message.into(),
             hints: Vec::new(),
+            index_damaged: false,
         }
     }
 
@@ -52,6 +57,23 @@ impl fmt::Display for Failure {
 
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Failure {
+        let index_damaged = matches!(
+            e,
+            StoreError::IndexDamaged(_) | StoreError::Index(sled::Error::Corruption { .. })
+        );
+        let mut failure = Failure::from_store_error(e);
+        failure.index_damaged = index_damaged;
+        if index_damaged {
+            failure.hints = vec![
+                "the index is derived from the log files: `sijill reindex` rebuilds it".into(),
+            ];
+        }
+        failure
+    }
+}
+
+impl Failure {
+    fn from_store_error(e: StoreError) -> Failure {
         let message = e.to_string();
         match e {
             StoreError::NotAStore { .. } => Failure::usage(message).hint(

@@ -223,7 +223,33 @@ pub fn run() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match dispatch(cli) {
+    // A read-only command that meets a damaged index rebuilds it from the
+    // segments and runs again, once: the index is only a cache.
+    let read_only = matches!(
+        cli.command,
+        Command::Show(_)
+            | Command::List(_)
+            | Command::Search(_)
+            | Command::Stats(_)
+            | Command::ExportCsv(_)
+            | Command::ExportJsonl(_)
+            | Command::Audit(_)
+            | Command::Prove { .. }
+    );
+    let store_flag = cli.store.clone();
+    let mut result = dispatch(cli);
+    if read_only && result.as_ref().is_err_and(|f| f.index_damaged) {
+        if let Ok(dir) = store_dir(store_flag) {
+            let rebuilt = Store::open_rebuilt(&dir).map(drop);
+            if rebuilt.is_ok() {
+                eprintln!("warning: the index was damaged; it was rebuilt from the segment files");
+                if let Ok(again) = Cli::try_parse() {
+                    result = dispatch(again);
+                }
+            }
+        }
+    }
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
             let _ = io::stdout().flush();
@@ -294,8 +320,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Reindex => {
-            let mut store = open(&store_dir)?;
-            store.reindex()?;
+            let store = Store::open_rebuilt(&store_dir)?;
             let entries = store.indexed_entries();
             eprintln!("reindexed {entries} entries from the segment files");
             print_warnings(&store);
