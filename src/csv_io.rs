@@ -20,6 +20,9 @@ use crate::search::{content_hash, normalise};
 /// The largest CSV file accepted: a few hundred thousand records are far
 /// below it; the bound keeps a hostile file from exhausting memory.
 pub const MAX_CSV_BYTES: usize = 512 * 1024 * 1024;
+/// The most columns a sheet may have: Excel's own limit. A header row with
+/// more is refused before any row is read.
+pub const MAX_CSV_COLUMNS: usize = 16_384;
 
 /// Which encoding to read a file in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +42,9 @@ pub enum CsvError {
     /// The file is larger than [`MAX_CSV_BYTES`].
     #[error("the file is {len} bytes; the limit is {MAX_CSV_BYTES} bytes")]
     TooLarge { len: usize },
+    /// The header row has more columns than any spreadsheet holds.
+    #[error("line 1: the header has {columns} columns; the limit is {MAX_CSV_COLUMNS}")]
+    TooManyColumns { columns: usize },
     /// The bytes are not in the encoding that was asked for.
     #[error("{0}")]
     Encoding(String),
@@ -680,6 +686,9 @@ pub fn plan_import(text: &str, options: &ImportOptions<'_>) -> Result<ImportPlan
     let headers: Vec<String> = match records.next() {
         None => return Err(CsvError::Empty),
         Some(Err(e)) => return Err(syntax(&e)),
+        Some(Ok(r)) if r.len() > MAX_CSV_COLUMNS => {
+            return Err(CsvError::TooManyColumns { columns: r.len() })
+        }
         Some(Ok(r)) => r.iter().map(|h| h.trim().to_string()).collect(),
     };
     let mut targets = Vec::with_capacity(headers.len());
