@@ -52,6 +52,9 @@ pub enum Property {
     /// A stored checkpoint the log does not match: entries were changed or
     /// removed after the log's key signed its size and root.
     Checkpoint,
+    /// An evidence file whose content does not match its digest, or one a
+    /// record references that is missing or of another size.
+    Evidence,
 }
 
 impl Property {
@@ -69,6 +72,7 @@ impl Property {
             Property::Index => "index",
             Property::TornTail => "torn-tail",
             Property::Checkpoint => "checkpoint",
+            Property::Evidence => "evidence",
         }
     }
 }
@@ -164,6 +168,27 @@ pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
                 indexed - report.entries_indexed_in_segments
             ),
         ));
+    }
+    let own = store.group_key().to_bytes();
+    for p in crate::evidence_files::verify(store)?.problems {
+        report.findings.push(match p.record {
+            Some(record) => Finding {
+                entry: Some(record.to_hex()),
+                seq: store.location(&record)?.map(|l| l.seq),
+                message: format!("evidence[{}]: {}", p.index.unwrap_or(0), p.message),
+                ..finding(Severity::Error, Property::Evidence, &own)
+            },
+            None => store_finding(
+                Severity::Error,
+                Property::Evidence,
+                format!(
+                    "{}/{}: {}",
+                    crate::evidence_files::EVIDENCE_FILES_DIR,
+                    p.file,
+                    p.message
+                ),
+            ),
+        });
     }
     for path in store.set_aside_files()? {
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);

@@ -12,6 +12,7 @@ pub mod bundle;
 pub mod canonical;
 pub mod csv_io;
 pub mod entry;
+pub mod evidence_files;
 pub mod exchange;
 pub mod filter;
 pub mod keys;

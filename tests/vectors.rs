@@ -490,6 +490,33 @@ fn vectors() -> Vec<Vector> {
         }),
         Expect::Body,
     );
+    // A record body with `evidence` (SCHEMA.md §2.4, FORMAT.md §10.7).
+    let item = evidence_vector_item();
+    signed(
+        "casualty-evidence",
+        edit(&|m| {
+            m["body"]["evidence"] = json!([item.clone()]);
+        }),
+        Expect::Ok,
+    );
+    signed(
+        "evidence-uppercase-digest",
+        edit(&|m| {
+            let mut bad = item.clone();
+            bad["blake3"] = json!(bad["blake3"].as_str().unwrap().to_uppercase());
+            m["body"]["evidence"] = json!([bad]);
+        }),
+        Expect::Body,
+    );
+    signed(
+        "evidence-media-type-not-normalised",
+        edit(&|m| {
+            let mut bad = item.clone();
+            bad["media_type"] = json!("Image/JPEG");
+            m["body"]["evidence"] = json!([bad]);
+        }),
+        Expect::Field("body"),
+    );
     let good_sig = cas.signature.to_bytes();
     let mut flipped = good_sig;
     flipped[0] ^= 0x01;
@@ -556,6 +583,18 @@ fn vectors() -> Vec<Vector> {
     );
     file("sequence-gap.seg", segment(&pk, &[&mis]), Expect::Sequence);
     v
+}
+
+/// The content the evidence vectors name, and their one `evidence` item.
+const EVIDENCE_CONTENT: &[u8] = b"Sijill evidence vector\n";
+
+fn evidence_vector_item() -> Value {
+    json!({
+        "blake3": blake3::hash(EVIDENCE_CONTENT).to_hex().as_str(),
+        "media_type": "image/jpeg",
+        "name": "\u{635}\u{648}\u{631}\u{629}.jpg",
+        "size": EVIDENCE_CONTENT.len(),
+    })
 }
 
 // ------------------------------------------------------------------ files
@@ -694,6 +733,23 @@ fn expect_entry_error(name: &str, expect: Expect, result: Result<SignedEntry, En
         other => panic!("{name}: {other:?} is not an entry expectation"),
     };
     assert!(matched, "{name}: expected {}, got {err:?}", expect.label());
+}
+
+#[test]
+fn the_evidence_vector_decodes_and_names_its_file() {
+    write_if_asked();
+    let bytes = read("casualty-evidence.entry.json");
+    let sig = read_hex("casualty-evidence.sig.hex");
+    let signed = SignedEntry::decode(&bytes, &sig).unwrap();
+    let record = signed.entry.record_body().unwrap();
+    let items = &record.person().evidence;
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].blake3, *blake3::hash(EVIDENCE_CONTENT).as_bytes());
+    assert_eq!(items[0].size, EVIDENCE_CONTENT.len() as u64);
+    assert_eq!(items[0].media_type, "image/jpeg");
+    assert_eq!(items[0].name.as_deref(), Some("صورة.jpg"));
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(text.contains("\"evidence\":[{\"blake3\":\""), "{text}");
 }
 
 #[test]

@@ -86,6 +86,14 @@ pub enum EvidenceCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Check every stored evidence file against its BLAKE3 digest, and every
+    /// file a record of this group references against its size (exit 1 on
+    /// any problem)
+    Verify {
+        /// Print the problems as JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn exchange_failure(e: ExchangeError) -> Failure {

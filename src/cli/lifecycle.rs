@@ -142,6 +142,18 @@ fn append(store: Store, body: Lifecycle) -> Result<u8, Failure> {
 
 pub fn amend(dir: &Path, args: AmendArgs) -> Result<u8, Failure> {
     let reason = reason(&args.reason)?;
+    // An amended `evidence` item would name a file nobody stored: files come
+    // in only with `add --evidence` for now.
+    if let Some(s) = args.set.iter().find(|s| {
+        let path = s.split_once('=').map_or(s.as_str(), |(p, _)| p).trim();
+        path == "evidence" || path.starts_with("evidence.")
+    }) {
+        return Err(Failure::usage(format!(
+            "--set {}: `evidence` cannot be amended yet",
+            output::escape(s)
+        ))
+        .hint("add the files to a new record with `sijill add KIND --json FILE --evidence FILE`"));
+    }
     let set = args
         .set
         .iter()

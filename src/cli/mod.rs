@@ -2,6 +2,7 @@
 //! user-facing text lives here; the work is done by the library.
 
 mod demo;
+mod evidence;
 mod exchange_cli;
 mod failure;
 mod lifecycle;
@@ -108,7 +109,8 @@ enum Command {
         #[command(subcommand)]
         command: exchange_cli::TrustCommand,
     },
-    /// Checkpoints of a log that cannot both be true, kept as evidence
+    /// Evidence: checkpoints of a log that cannot both be true (`list`), and
+    /// the files supporting records (`verify`)
     Evidence {
         #[command(subcommand)]
         command: exchange_cli::EvidenceCommand,
@@ -167,6 +169,10 @@ struct AddArgs {
     /// The record as JSON (docs/SCHEMA.md); `-` reads standard input
     #[arg(long, value_name = "FILE")]
     json: PathBuf,
+    /// A file supporting the record (photo, document, recording), stored by
+    /// its BLAKE3 digest and listed in the record's `evidence`; repeatable
+    #[arg(long, value_name = "FILE")]
+    evidence: Vec<PathBuf>,
 }
 
 #[derive(Args)]
@@ -354,6 +360,9 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Command::Evidence {
             command: exchange_cli::EvidenceCommand::List { json },
         } => exchange_cli::evidence(&open(&store_dir)?, json),
+        Command::Evidence {
+            command: exchange_cli::EvidenceCommand::Verify { json },
+        } => evidence::verify(&Store::open_for_audit(&store_dir)?, json),
         Command::StressAppend { count } => stress_append(&store_dir, count),
         Command::ImportCsv(args) => tables::import_csv(&store_dir, args),
         Command::ExportCsv(args) => tables::export(&store_dir, args, tables::ExportFormat::Csv),
@@ -515,8 +524,17 @@ fn add(dir: &Path, args: AddArgs) -> Result<u8, Failure> {
     let (name, input) = read_input(&args.json)?;
     let record = parse_record(args.kind.into(), &input, latest_allowed_date())
         .map_err(|e| failure::record_failure(&name, e))?;
+    for file in &args.evidence {
+        if !file.is_file() {
+            return Err(Failure::usage(format!(
+                "--evidence {}: not a readable file",
+                file.display()
+            )));
+        }
+    }
     let mut store = open(dir)?;
     let key = signing_key(&store)?;
+    let record = evidence::attach(&store, &name, record, &args.evidence)?;
     let seen = store.warnings().len();
     let signed = store.append_records(&key, vec![record], OffsetDateTime::now_utc())?;
     println!("{}", signed[0].id);

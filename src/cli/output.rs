@@ -310,6 +310,21 @@ pub fn show_text(
             writeln!(out, "place        {}", escape(&place))?;
         }
         writeln!(out, "sensitivity  {}", record.sensitivity().as_str())?;
+        for (i, item) in record.person().evidence.iter().enumerate() {
+            let label = if i == 0 { "evidence" } else { "" };
+            let name = item
+                .name
+                .as_deref()
+                .map(|n| format!("  {}", escape(n)))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "{label:<12} {}  {} bytes  {}{name}",
+                hex::encode(item.blake3),
+                item.size,
+                escape(&item.media_type)
+            )?;
+        }
     }
     match &view {
         Some(view) => write_view_text(out, store, view, with_history)?,

@@ -97,7 +97,27 @@ pub struct Person {
     pub sources: Vec<Source>,
     pub notes: Option<String>,
     pub sensitivity: Sensitivity,
+    /// Files supporting the record, by BLAKE3 digest (docs/SCHEMA.md §2.4).
+    pub evidence: Vec<EvidenceItem>,
 }
+
+/// A file supporting a record: its content is kept outside the log, in the
+/// store's `evidence-files/`, and named here by digest and size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvidenceItem {
+    /// Plain BLAKE3 of the file's bytes.
+    pub blake3: [u8; 32],
+    /// The file's length in bytes.
+    pub size: u64,
+    /// A media type such as `image/jpeg`, lowercase.
+    pub media_type: String,
+    /// The file's original name, if given.
+    pub name: Option<String>,
+}
+
+/// The largest file size a record may state: the largest integer every JSON
+/// reader holds exactly (2^53 - 1).
+pub const MAX_EVIDENCE_SIZE: u64 = (1 << 53) - 1;
 
 /// A name in the scripts and parts in which it is known. `ar` or `latin` is
 /// always present; the parts follow the Arabic naming chain (given name,
@@ -203,6 +223,13 @@ impl Record {
         }
     }
 
+    pub fn person_mut(&mut self) -> &mut Person {
+        match self {
+            Record::Casualty(c) => &mut c.person,
+            Record::Missing(m) => &mut m.person,
+        }
+    }
+
     pub fn person(&self) -> &Person {
         match self {
             Record::Casualty(c) => &c.person,
@@ -227,6 +254,10 @@ impl Record {
         }
         put(&mut m, "notes", &p.notes);
         m.insert("sensitivity".into(), term(p.sensitivity));
+        if !p.evidence.is_empty() {
+            let items = p.evidence.iter().map(evidence_to_json).collect();
+            m.insert("evidence".into(), Value::Array(items));
+        }
         match self {
             Record::Casualty(c) => {
                 if let Some(d) = &c.date_of_death {
@@ -375,7 +406,24 @@ fn source_to_json(s: &Source) -> Value {
     Value::Object(m)
 }
 
-const COMMON_FIELDS: [&str; 6] = ["name", "sex", "age", "sources", "notes", "sensitivity"];
+fn evidence_to_json(e: &EvidenceItem) -> Value {
+    let mut m = Map::new();
+    m.insert("blake3".into(), Value::String(hex::encode(e.blake3)));
+    m.insert("size".into(), Value::from(e.size));
+    m.insert("media_type".into(), Value::String(e.media_type.clone()));
+    put(&mut m, "name", &e.name);
+    Value::Object(m)
+}
+
+const COMMON_FIELDS: [&str; 7] = [
+    "name",
+    "sex",
+    "age",
+    "sources",
+    "notes",
+    "sensitivity",
+    "evidence",
+];
 const CASUALTY_FIELDS: [&str; 7] = [
     "date_of_death",
     "place_of_death",
@@ -475,7 +523,114 @@ fn read_person(f: &Fields<'_>, ctx: Ctx) -> Result<Person, RecordError> {
         sources,
         notes: f.text("notes", Text::Notes)?,
         sensitivity: f.vocab("sensitivity")?.unwrap_or(Sensitivity::Partner),
+        evidence: read_evidence(f)?,
     })
+}
+
+const EVIDENCE_HINT: &str = "write {\"blake3\": \"<64 lowercase hex>\", \"size\": <bytes>, \"media_type\": \"image/jpeg\"}, or pass the file with `--evidence FILE`";
+
+fn read_evidence(f: &Fields<'_>) -> Result<Vec<EvidenceItem>, RecordError> {
+    let Some(items) = f.array("evidence")? else {
+        return Ok(Vec::new());
+    };
+    let mut out: Vec<EvidenceItem> = Vec::with_capacity(items.len());
+    for (i, v) in items.iter().enumerate() {
+        let path = path_index("evidence", i);
+        let item = read_evidence_item(v, &path)?;
+        if let Some(j) = out.iter().position(|e| e.blake3 == item.blake3) {
+            return Err(RecordError::invalid(
+                &path,
+                format!(
+                    "the file {} is already listed as evidence[{j}]",
+                    hex::encode(item.blake3)
+                ),
+            )
+            .with_hint("list each file once"));
+        }
+        out.push(item);
+    }
+    Ok(out)
+}
+
+fn read_evidence_item(v: &Value, path: &str) -> Result<EvidenceItem, RecordError> {
+    let f = Fields::open(
+        v,
+        path,
+        &["blake3", "size", "media_type", "name"],
+        "an evidence item",
+    )
+    .map_err(|e| e.with_hint(EVIDENCE_HINT))?;
+    let digest = f
+        .text("blake3", Text::Line)?
+        .ok_or_else(|| f.missing("blake3").with_hint(EVIDENCE_HINT))?;
+    let blake3 = parse_digest(&digest).ok_or_else(|| {
+        RecordError::invalid(
+            &f.path_of("blake3"),
+            format!(
+                "{} is not a BLAKE3 digest (64 lowercase hex characters)",
+                quote(&digest)
+            ),
+        )
+        .with_hint(
+            "copy the digest as `sijill show` prints it, or pass the file with `--evidence FILE`",
+        )
+    })?;
+    let size = f
+        .integer("size", 0, MAX_EVIDENCE_SIZE)?
+        .ok_or_else(|| f.missing("size").with_hint(EVIDENCE_HINT))?;
+    let media = f
+        .text("media_type", Text::Line)?
+        .ok_or_else(|| f.missing("media_type").with_hint(EVIDENCE_HINT))?;
+    let media_type = media.to_ascii_lowercase();
+    if !is_media_type(&media_type) {
+        return Err(RecordError::invalid(
+            &f.path_of("media_type"),
+            format!("{} is not a media type", quote(&media)),
+        )
+        .with_hint("write type/subtype, e.g. \"image/jpeg\", \"application/pdf\" or \"application/octet-stream\""));
+    }
+    Ok(EvidenceItem {
+        blake3,
+        size,
+        media_type,
+        name: f.text("name", Text::Line)?,
+    })
+}
+
+/// A file name as an evidence item's `name`: NFC, one line; `None` when
+/// the name would not be a valid value (empty, too long, control characters).
+pub fn clean_file_name(name: &str) -> Option<String> {
+    json::clean_text(name, "name", Text::Line).ok()
+}
+
+/// 64 lowercase hex characters.
+pub fn parse_digest(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(s, &mut out).ok()?;
+    Some(out)
+}
+
+/// `type/subtype` in RFC 6838 restricted-name characters, lowercase, no
+/// parameters.
+fn is_media_type(s: &str) -> bool {
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 127
+            && p.as_bytes()[0].is_ascii_alphanumeric()
+            && p.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$&^_.+-".contains(&b))
+    };
+    match s.split_once('/') {
+        Some((t, sub)) => part(t) && part(sub),
+        None => false,
+    }
 }
 
 fn read_name(v: &Value) -> Result<Name, RecordError> {

@@ -480,6 +480,113 @@ fn headlines() {
     assert_eq!((h.date, h.place), (None, None));
 }
 
+fn evidence_item(digest: &str) -> Value {
+    json!({"blake3": digest, "size": 1234, "media_type": "image/jpeg", "name": "photo.jpg"})
+}
+
+const DIGEST: &str = "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262";
+
+#[test]
+fn evidence_items_are_read_and_normalised() {
+    for kind in [full_casualty(), full_missing()] {
+        let mut v = kind;
+        v["evidence"] = json!([
+            {"blake3": DIGEST, "size": 1234, "media_type": " Image/JPEG ", "name": "e\u{301}te\u{301}.jpg"}
+        ]);
+        let r = if v.get("cause").is_some() {
+            casualty(v)
+        } else {
+            missing(v)
+        }
+        .unwrap();
+        let e = &r.person().evidence;
+        assert_eq!(e.len(), 1);
+        assert_eq!(hex::encode(e[0].blake3), DIGEST);
+        assert_eq!(e[0].media_type, "image/jpeg");
+        assert_eq!(e[0].name.as_deref(), Some("été.jpg"));
+        let body = r.to_body();
+        assert_eq!(
+            body["evidence"],
+            json!([{"blake3": DIGEST, "size": 1234, "media_type": "image/jpeg", "name": "été.jpg"}])
+        );
+        assert_eq!(Record::from_body(r.kind(), &body).unwrap(), r);
+    }
+    // Empty is absent.
+    let mut v = full_casualty();
+    v["evidence"] = json!([]);
+    assert!(casualty(v).unwrap().to_body().get("evidence").is_none());
+}
+
+#[test]
+fn evidence_items_are_refused_with_the_field_named() {
+    let refuse = |item: Value, field: &str, kind: RecordErrorKind| {
+        let mut v = full_casualty();
+        v["evidence"] = json!([evidence_item(DIGEST), item]);
+        let (k, f, e) = err_field(casualty(v));
+        assert_eq!((k, f.as_deref()), (kind, Some(field)), "{e}");
+    };
+    use RecordErrorKind::*;
+    refuse(
+        evidence_item(&DIGEST.to_uppercase()),
+        "evidence[1].blake3",
+        InvalidValue,
+    );
+    refuse(
+        evidence_item(&DIGEST[..63]),
+        "evidence[1].blake3",
+        InvalidValue,
+    );
+    refuse(evidence_item(DIGEST), "evidence[1]", InvalidValue);
+    refuse(
+        json!({"blake3": DIGEST.replace('a', "b"), "size": 1.5, "media_type": "image/jpeg"}),
+        "evidence[1].size",
+        InvalidValue,
+    );
+    refuse(
+        json!({"blake3": DIGEST.replace('a', "b"), "size": -1, "media_type": "image/jpeg"}),
+        "evidence[1].size",
+        InvalidValue,
+    );
+    refuse(
+        json!({"blake3": DIGEST.replace('a', "b"), "size": MAX_EVIDENCE_SIZE + 1, "media_type": "image/jpeg"}),
+        "evidence[1].size",
+        InvalidValue,
+    );
+    refuse(
+        json!({"blake3": DIGEST.replace('a', "b"), "media_type": "image/jpeg"}),
+        "evidence[1].size",
+        MissingField,
+    );
+    refuse(
+        json!({"blake3": DIGEST.replace('a', "b"), "size": 1, "media_type": "jpeg"}),
+        "evidence[1].media_type",
+        InvalidValue,
+    );
+    refuse(
+        json!({"blake3": DIGEST.replace('a', "b"), "size": 1, "media_type": "image/jpeg; q=1"}),
+        "evidence[1].media_type",
+        InvalidValue,
+    );
+    refuse(
+        json!({"blake3": DIGEST.replace('a', "b"), "size": 1, "media_type": "image/jpeg", "path": "/x"}),
+        "evidence[1].path",
+        UnknownField,
+    );
+    refuse(
+        json!({"blake3": DIGEST.replace('a', "b"), "size": 1, "media_type": "image/jpeg", "name": "a\nb"}),
+        "evidence[1].name",
+        InvalidValue,
+    );
+    let mut v = full_casualty();
+    v["evidence"] = Value::Array(
+        (0..=MAX_ARRAY_ITEMS)
+            .map(|i| evidence_item(&format!("{i:064x}")))
+            .collect(),
+    );
+    let (k, f, _) = err_field(casualty(v));
+    assert_eq!((k, f.as_deref()), (TooLarge, Some("evidence")));
+}
+
 #[test]
 fn record_kind_text() {
     assert_eq!("missing".parse::<RecordKind>(), Ok(RecordKind::Missing));
@@ -609,15 +716,36 @@ fn person() -> impl Strategy<Value = Person> {
         proptest::collection::vec(source, 0..3),
         opt_text(),
         vocab_of::<Sensitivity>(),
+        proptest::collection::btree_map(any::<[u8; 32]>(), evidence_rest(), 0..3),
     )
-        .prop_map(|(name, sex, age, sources, notes, sensitivity)| Person {
-            name,
-            sex,
-            age,
-            sources,
-            notes,
-            sensitivity,
-        })
+        .prop_map(
+            |(name, sex, age, sources, notes, sensitivity, evidence)| Person {
+                name,
+                sex,
+                age,
+                sources,
+                notes,
+                sensitivity,
+                evidence: evidence
+                    .into_iter()
+                    .map(|(blake3, (size, media_type, name))| EvidenceItem {
+                        blake3,
+                        size,
+                        media_type,
+                        name,
+                    })
+                    .collect(),
+            },
+        )
+}
+
+fn evidence_rest() -> impl Strategy<Value = (u64, String, Option<String>)> {
+    (
+        0..=MAX_EVIDENCE_SIZE,
+        proptest::sample::select(vec!["image/jpeg", "application/pdf", "audio/mp4"])
+            .prop_map(str::to_owned),
+        opt_text(),
+    )
 }
 
 fn record() -> impl Strategy<Value = Record> {
