@@ -767,7 +767,6 @@ fn format_md_states_the_bundle_digests() {
     }
 }
 
-
 #[test]
 fn readme_lists_exactly_the_files_present() {
     write_if_asked();
