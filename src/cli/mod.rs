@@ -230,7 +230,8 @@ pub fn run() -> ExitCode {
         }
     };
     // A read-only command that meets a damaged index rebuilds it from the
-    // segments and runs again, once: the index is only a cache.
+    // segments and runs again, once: the index is only a cache. (Not audit,
+    // which never changes a store: it reports, and `reindex` repairs.)
     let read_only = matches!(
         cli.command,
         Command::Show(_)
@@ -239,7 +240,6 @@ pub fn run() -> ExitCode {
             | Command::Stats(_)
             | Command::ExportCsv(_)
             | Command::ExportJsonl(_)
-            | Command::Audit(_)
             | Command::Prove { .. }
     );
     let store_flag = cli.store.clone();
