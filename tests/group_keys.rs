@@ -1,0 +1,167 @@
+//! The group's keys: key entries (FORMAT.md §4.2) and the trust they give
+//! (§9.6, §14.1).
+
+use serde_json::{json, Value};
+use sijill::entry::{decode_entry, Body, Entry, EntryError, EntryKind};
+use sijill::group_keys::{GroupTrust, KeyBody, KeyEvent};
+use sijill::keys::SigningKey;
+use time::macros::datetime;
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+fn entry_bytes(kind: &str, body: Value) -> Vec<u8> {
+    let log = hex::encode(key(1).verifying_key().as_bytes());
+    let v = json!({"v":1,"log":log,"seq":0,"recorded_at":"2026-11-01T12:00:00Z","kind":kind,"body":body});
+    sijill::canonical::to_canonical_bytes(&v).unwrap()
+}
+
+#[test]
+fn key_bodies_round_trip_and_decode_strictly() {
+    let device = key(2).verifying_key();
+    let bodies = [
+        KeyBody::Certify {
+            key: device,
+            name: "laptop-aleppo-2".into(),
+            reason: None,
+        },
+        KeyBody::Certify {
+            key: device,
+            name: "laptop-aleppo-2".into(),
+            reason: Some("new field laptop".into()),
+        },
+        KeyBody::Revoke {
+            key: device,
+            keep_up_to: 3,
+            reason: "compromised".into(),
+        },
+        KeyBody::Rotate {
+            new_key: key(3).verifying_key(),
+            reason: "yearly".into(),
+        },
+    ];
+    for body in bodies {
+        let e = Entry::new(
+            key(1).verifying_key(),
+            0,
+            datetime!(2026-11-01 12:00 UTC),
+            Body::Key(body.clone()),
+        );
+        let signed = e.sign(&key(1)).unwrap();
+        let back = decode_entry(&signed.bytes).unwrap();
+        assert_eq!(back.body, Body::Key(body));
+    }
+    let dev = hex::encode(device.as_bytes());
+    let refused_body = [
+        ("key-certify", json!({"key": dev, "name": "x", "extra": 1})),
+        ("key-certify", json!({"key": dev})),
+        (
+            "key-certify",
+            json!({"key": dev.to_uppercase(), "name": "x"}),
+        ),
+        ("key-certify", json!({"key": dev, "name": ".hidden"})),
+        ("key-certify", json!({"key": dev, "name": "a/b"})),
+        ("key-revoke", json!({"key": dev, "keep_up_to": 1})),
+        (
+            "key-revoke",
+            json!({"key": dev, "keep_up_to": "1", "reason": "x"}),
+        ),
+        (
+            "key-revoke",
+            json!({"key": dev, "keep_up_to": -1, "reason": "x"}),
+        ),
+        ("key-revoke", json!({"key": dev, "reason": "x"})),
+        ("key-rotate", json!({"new_key": dev})),
+        (
+            "key-rotate",
+            json!({"new_key": "00".repeat(32), "reason": "x"}),
+        ),
+    ];
+    for (kind, body) in refused_body {
+        let err = decode_entry(&entry_bytes(kind, body.clone())).unwrap_err();
+        assert!(matches!(err, EntryError::Body(_)), "{kind} {body}: {err:?}");
+    }
+    // Valid but not normalised: a reason with surrounding white space.
+    let err = decode_entry(&entry_bytes(
+        "key-revoke",
+        json!({"key": dev, "keep_up_to": 1, "reason": " x "}),
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(err, EntryError::Field { field: "body", .. }),
+        "{err:?}"
+    );
+    assert_eq!(EntryKind::parse("key-certify"), Some(EntryKind::KeyCertify));
+}
+
+fn event(signer: &SigningKey, seq: u64, n: u8, body: KeyBody) -> KeyEvent {
+    KeyEvent {
+        entry: sijill::entry::EntryId([n; 32]),
+        signer: signer.verifying_key(),
+        seq,
+        body,
+    }
+}
+
+#[test]
+fn trust_follows_authorities_only() {
+    let group = key(1);
+    let device = key(2).verifying_key();
+    let stranger = key(9);
+    let successor = key(3);
+    let other_device = key(4).verifying_key();
+    let certify = |k| KeyBody::Certify {
+        key: k,
+        name: "d".into(),
+        reason: None,
+    };
+    let events = vec![
+        event(&group, 0, 1, certify(device)),
+        // A stranger's certification counts for nothing.
+        event(&stranger, 0, 2, certify(key(5).verifying_key())),
+        event(
+            &group,
+            1,
+            3,
+            KeyBody::Revoke {
+                key: device,
+                keep_up_to: 2,
+                reason: "seized".into(),
+            },
+        ),
+        event(
+            &group,
+            2,
+            4,
+            KeyBody::Rotate {
+                new_key: successor.verifying_key(),
+                reason: "r".into(),
+            },
+        ),
+        event(&successor, 0, 5, certify(other_device)),
+    ];
+    let t = GroupTrust::derive(&[group.verifying_key()], &events);
+    assert!(t.is_trusted(&device));
+    assert!(t.is_trusted(&other_device));
+    assert!(t.is_trusted(&successor.verifying_key()));
+    assert!(!t.is_trusted(&key(5).verifying_key()));
+    assert!(!t.is_trusted(&stranger.verifying_key()));
+    assert!(t.revoked_entry(&device, 1).is_none());
+    let why = t.revoked_entry(&device, 2).unwrap();
+    assert!(why.contains("seized") && why.contains("seq 2"), "{why}");
+    // A revoked authority's later key entries do not count.
+    let mut later = events.clone();
+    later.push(event(
+        &group,
+        3,
+        6,
+        KeyBody::Revoke {
+            key: successor.verifying_key(),
+            keep_up_to: 0,
+            reason: "lost".into(),
+        },
+    ));
+    let t = GroupTrust::derive(&[group.verifying_key()], &later);
+    assert!(!t.is_trusted(&other_device));
+}
