@@ -7,12 +7,16 @@
 //! key's entries at `seq` from that size on no longer verify.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use time::OffsetDateTime;
 
 use serde_json::{Map, Value};
 
 use crate::entry::{decode_entry, Body, EntryId, EntryKind, SignedEntry};
-use crate::keys::{self, VerifyingKey};
+use crate::keys::{self, SigningKey, VerifyingKey};
 use crate::record::{invalid_value, ReadFields, ReadText, RecordError};
+use crate::store::{Store, StoreError};
 
 /// The longest device name, in characters.
 pub const MAX_DEVICE_NAME: usize = 64;
@@ -373,4 +377,97 @@ pub fn revoked_message(key: &VerifyingKey, r: &Revocation) -> String {
         r.reason,
         r.keep_up_to
     )
+}
+
+// The store's side: device key files and the key entries it holds.
+
+/// Where device secret keys live in a store (FORMAT.md §9.6).
+pub const DEVICE_KEYS_DIR: &str = "keys";
+
+/// The secret key file of device `name`.
+pub fn device_key_path(store: &Store, name: &str) -> PathBuf {
+    store
+        .root()
+        .join(DEVICE_KEYS_DIR)
+        .join(format!("{name}.key"))
+}
+
+fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Make a new device key and write it to `keys/<name>.key` (mode 0600,
+/// never overwriting a file). The caller certifies it.
+pub fn create_device_key(
+    store: &Store,
+    name: &str,
+    passphrase: Option<&[u8]>,
+    now: OffsetDateTime,
+) -> Result<SigningKey, StoreError> {
+    let path = device_key_path(store, name);
+    let key = keys::generate_signing_key().map_err(|source| StoreError::Key {
+        path: path.clone(),
+        source,
+    })?;
+    let label = format!("{} (device {name})", store.meta().organisation);
+    let text =
+        keys::seal_secret_key(&key, &label, now, passphrase).map_err(|source| StoreError::Key {
+            path: path.clone(),
+            source,
+        })?;
+    let dir = store.root().join(DEVICE_KEYS_DIR);
+    std::fs::create_dir_all(&dir).map_err(io_at(&dir))?;
+    keys::write_private_file(&path, text.as_bytes()).map_err(io_at(&path))?;
+    Ok(key)
+}
+
+/// Whether device `name`'s key file needs a passphrase.
+pub fn device_key_is_encrypted(store: &Store, name: &str) -> Result<bool, StoreError> {
+    let path = device_key_path(store, name);
+    let text = std::fs::read_to_string(&path).map_err(io_at(&path))?;
+    keys::secret_key_is_encrypted(&text).map_err(|source| StoreError::Key { path, source })
+}
+
+/// Read device `name`'s secret key.
+pub fn device_signing_key(
+    store: &Store,
+    name: &str,
+    passphrase: Option<&[u8]>,
+) -> Result<SigningKey, StoreError> {
+    let path = device_key_path(store, name);
+    let text = std::fs::read_to_string(&path).map_err(io_at(&path))?;
+    keys::open_secret_key(&text, passphrase).map_err(|source| StoreError::Key { path, source })
+}
+
+/// Every key entry the store holds, of any log, in log order.
+pub fn store_key_events(store: &Store) -> Result<Vec<KeyEvent>, StoreError> {
+    let mut out = Vec::new();
+    for kind in [
+        EntryKind::KeyCertify,
+        EntryKind::KeyRevoke,
+        EntryKind::KeyRotate,
+    ] {
+        for e in store.entries(Some(kind)) {
+            out.extend(KeyEvent::from_signed(&e?));
+        }
+    }
+    out.sort_by_key(|e| (e.signer.to_bytes(), e.seq));
+    Ok(out)
+}
+
+/// The trust of a store: its own key and `trust.json` as roots, and the key
+/// entries it holds, plus `extra` (a bundle's).
+pub fn store_trust(
+    store: &Store,
+    trusted: &[VerifyingKey],
+    extra: &[KeyEvent],
+) -> Result<GroupTrust, StoreError> {
+    let mut roots = vec![*store.group_key()];
+    roots.extend_from_slice(trusted);
+    let mut events = store_key_events(store)?;
+    events.extend_from_slice(extra);
+    Ok(GroupTrust::derive(&roots, &events))
 }

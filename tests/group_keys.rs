@@ -165,3 +165,149 @@ fn trust_follows_authorities_only() {
     let t = GroupTrust::derive(&[group.verifying_key()], &later);
     assert!(!t.is_trusted(&other_device));
 }
+
+mod common;
+
+use common::*;
+use std::path::PathBuf;
+
+fn export(store: &TestStore, name: &str) -> PathBuf {
+    let path = store._temp.path().join(name);
+    let out = store.run(&["export", "--out", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    path
+}
+
+fn add_as(store: &TestStore, device: &str) -> std::process::Output {
+    store
+        .cmd()
+        .args(["add", "casualty", "--json", "-", "--as-device", device])
+        .write_stdin(CASUALTY)
+        .output()
+        .unwrap()
+}
+
+fn partner_of(a: &TestStore) -> TestStore {
+    let b = TestStore::new();
+    let a_pub = a._temp.path().join("a.pub");
+    if !a_pub.exists() {
+        let out = a.run(&["key", "export", "--out", a_pub.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = b.run(&["trust", "add", a_pub.to_str().unwrap(), "--name", "Group A"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    b
+}
+
+#[test]
+fn device_keys_sign_for_the_group_until_revoked() {
+    let a = TestStore::new();
+    let out = a.run(&["key", "add-device", "--name", "laptop-aleppo-2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let device_id = stdout(&out).trim().to_string();
+    assert_eq!(device_id.len(), 16, "{device_id}");
+    let key_file = a.dir.join("keys/laptop-aleppo-2.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // Never overwritten.
+    let before = std::fs::read(&key_file).unwrap();
+    let out = a.run(&["key", "add-device", "--name", "laptop-aleppo-2"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&key_file).unwrap(), before);
+    let out = a.run(&["key", "add-device", "--name", "../evil"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+
+    let mut device_ids = Vec::new();
+    for _ in 0..2 {
+        let out = add_as(&a, "laptop-aleppo-2");
+        assert!(out.status.success(), "{}", stderr(&out));
+        device_ids.push(stdout(&out).trim().to_string());
+    }
+    let out = add_as(&a, "no-such-laptop");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+
+    // A partner who trusts only the group key verifies and imports the
+    // device's entries.
+    let b = partner_of(&a);
+    let bundle = export(&a, "a1.bundle");
+    let out = b.run(&["verify", bundle.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("device key laptop-aleppo-2"),
+        "{}",
+        stdout(&out)
+    );
+    let out = b.run(&["import", bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = stdout(&b.run(&["list"]));
+    for id in &device_ids {
+        assert!(listed.contains(&id[..16]), "{listed}");
+    }
+    // A partner who trusts nobody does not.
+    let c = TestStore::new();
+    let out = c.run(&["import", bundle.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+
+    // The laptop is seized with a copy of the store; the thief signs more.
+    let seized = tempfile::tempdir().unwrap();
+    let seized_store = TestStore {
+        dir: seized.path().join("store"),
+        _temp: seized,
+    };
+    copy_dir(&a.dir, &seized_store.dir);
+    let out = add_as(&seized_store, "laptop-aleppo-2");
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // Revoking an unknown key is refused.
+    let out = a.run(&[
+        "key",
+        "revoke",
+        "0123456789abcdef",
+        "--reason",
+        "compromised",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // The group revokes the device key at the size it holds (2).
+    let out = a.run(&["key", "revoke", &device_id, "--reason", "compromised"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let revocation = stdout(&out).trim().to_string();
+    let out = a.run(&["key", "revoke", &device_id, "--reason", "again"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = add_as(&a, "laptop-aleppo-2");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+
+    // Entries before the revocation point still verify and import.
+    let bundle = export(&a, "a2.bundle");
+    let out = b.run(&["import", bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let fresh = partner_of(&a);
+    let out = fresh.run(&["import", bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // The thief's bundle carries an entry past it: refused, with the reason.
+    let stolen = export(&seized_store, "stolen.bundle");
+    for partner in [&b, &fresh] {
+        let before = stdout(&partner.run(&["list"]));
+        let out = partner.run(&["verify", stolen.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("revoked") && err.contains("compromised") && err.contains(&revocation),
+            "{err}"
+        );
+        let out = partner.run(&["import", stolen.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(stderr(&out).contains("from seq 2 on"), "{}", stderr(&out));
+        assert_eq!(stdout(&partner.run(&["list"])), before);
+    }
+}
