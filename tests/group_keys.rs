@@ -310,4 +310,36 @@ fn device_keys_sign_for_the_group_until_revoked() {
         assert!(stderr(&out).contains("from seq 2 on"), "{}", stderr(&out));
         assert_eq!(stdout(&partner.run(&["list"])), before);
     }
+
+    // Audit: the partner's copy is clean; a revocation that reaches back
+    // into entries the store holds is reported, entry by entry.
+    let out = b.run(&["audit"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let out = a.run(&[
+        "key",
+        "revoke",
+        &device_id,
+        "--keep-up-to",
+        "1",
+        "--reason",
+        "seized earlier than thought",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let earlier = stdout(&out).trim().to_string();
+    let out = a.run(&["audit", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let revoked: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["property"] == "revoked-key")
+        .collect();
+    assert_eq!(revoked.len(), 1, "{report}");
+    assert_eq!(revoked[0]["entry"], device_ids[1].as_str());
+    assert_eq!(revoked[0]["seq"], 1);
+    assert!(
+        revoked[0]["message"].as_str().unwrap().contains(&earlier),
+        "{report}"
+    );
 }
