@@ -281,6 +281,11 @@ fn device_keys_sign_for_the_group_until_revoked() {
     let out = a.run(&["key", "revoke", &device_id, "--reason", "compromised"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let revocation = stdout(&out).trim().to_string();
+    let shown = stdout(&a.run(&["show", &revocation, "--json"]));
+    let shown: Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(shown["kind"], "key-revoke");
+    assert_eq!(shown["body"]["keep_up_to"], 2);
+    assert_eq!(shown["body"]["reason"], "compromised");
     let out = a.run(&["key", "revoke", &device_id, "--reason", "again"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let out = add_as(&a, "laptop-aleppo-2");
