@@ -55,6 +55,9 @@ pub enum Property {
     /// An evidence file whose content does not match its digest, or one a
     /// record references that is missing or of another size.
     Evidence,
+    /// An entry of a revoked key at or past its revocation point
+    /// (FORMAT.md §9.6).
+    RevokedKey,
 }
 
 impl Property {
@@ -73,6 +76,7 @@ impl Property {
             Property::TornTail => "torn-tail",
             Property::Checkpoint => "checkpoint",
             Property::Evidence => "evidence",
+            Property::RevokedKey => "revoked-key",
         }
     }
 }
@@ -190,6 +194,7 @@ pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
             ),
         });
     }
+    revoked_entries(store, &mut report)?;
     for path in store.set_aside_files()? {
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         // Set-aside files are named <log hex>.<offset>.<time>.<n>.torn.
@@ -211,6 +216,35 @@ pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
         });
     }
     Ok(report)
+}
+
+/// Entries the store holds of a revoked key at or past its revocation point
+/// (FORMAT.md §9.6): one finding per entry, naming the revocation entry.
+fn revoked_entries(store: &Store, report: &mut AuditReport) -> Result<(), StoreError> {
+    let roots: Vec<crate::keys::VerifyingKey> = crate::trust::TrustStore::load(store.root())
+        .map(|t| t.keys().iter().filter_map(|k| k.verifying_key()).collect())
+        .unwrap_or_default();
+    let trust = crate::group_keys::store_trust(store, &roots, &[])?;
+    for (log, state) in store.logs()? {
+        let Ok(key) = crate::keys::VerifyingKey::from_bytes(&log) else {
+            continue;
+        };
+        let Some(r) = trust.revocation(&key) else {
+            continue;
+        };
+        for seq in r.keep_up_to..state.size {
+            let Some(id) = store.id_at(&log, seq)? else {
+                continue; // a withheld leaf: no entry to verify
+            };
+            report.findings.push(Finding {
+                seq: Some(seq),
+                entry: Some(id.to_hex()),
+                message: crate::group_keys::revoked_message(&key, r),
+                ..finding(Severity::Error, Property::RevokedKey, &log)
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A finding about the store as a whole rather than one log.

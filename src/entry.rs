@@ -15,6 +15,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::canonical::{parse_canonical, to_canonical_bytes, CanonicalError};
+use crate::group_keys::KeyBody;
 use crate::keys::{Signature, SigningKey, VerifyingKey};
 use crate::lifecycle::Lifecycle;
 use crate::record::{Record, RecordError, RecordKind};
@@ -65,9 +66,7 @@ impl fmt::Debug for EntryId {
     }
 }
 
-/// Every kind of entry the format knows. The `key-*` kinds have no body
-/// defined yet: they are named so that their strings are reserved
-/// (FORMAT.md §4.2).
+/// Every kind of entry the format knows (FORMAT.md §4.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EntryKind {
     Casualty,
@@ -173,6 +172,8 @@ pub enum Body {
     Record(Record),
     /// An entry about a record (src/lifecycle.rs).
     Lifecycle(Lifecycle),
+    /// A key entry of the group's keys (src/group_keys.rs).
+    Key(KeyBody),
 }
 
 impl Entry {
@@ -213,20 +214,27 @@ impl Entry {
         match body {
             Body::Record(r) => Entry::record(log, seq, recorded_at, r),
             Body::Lifecycle(l) => Entry::lifecycle(log, seq, recorded_at, l),
+            Body::Key(k) => Entry {
+                log,
+                seq,
+                recorded_at: truncate_to_seconds(recorded_at),
+                kind: k.kind(),
+                body: Body::Key(k),
+            },
         }
     }
 
     pub fn record_body(&self) -> Option<&Record> {
         match &self.body {
             Body::Record(r) => Some(r),
-            Body::Lifecycle(_) => None,
+            _ => None,
         }
     }
 
     pub fn lifecycle_body(&self) -> Option<&Lifecycle> {
         match &self.body {
             Body::Lifecycle(l) => Some(l),
-            Body::Record(_) => None,
+            _ => None,
         }
     }
 
@@ -235,6 +243,7 @@ impl Entry {
         let body = match &self.body {
             Body::Record(r) => r.to_body(),
             Body::Lifecycle(l) => l.to_body(),
+            Body::Key(k) => k.to_body(),
         };
         let mut map = Map::new();
         map.insert("v".into(), Value::from(FORMAT_VERSION));
@@ -409,6 +418,17 @@ pub fn decode_entry(bytes: &[u8]) -> Result<Entry, EntryError> {
                 });
             }
             Body::Lifecycle(body)
+        }
+        None if KeyBody::is_key_kind(kind) => {
+            let body = KeyBody::from_body(kind, &body_value)?;
+            if body.to_body() != body_value {
+                return Err(EntryError::Field {
+                    field: "body",
+                    message: "valid, but not in the normalised form docs/FORMAT.md §4.2 gives"
+                        .into(),
+                });
+            }
+            Body::Key(body)
         }
         None => return Err(EntryError::UnsupportedKind(kind)),
     };

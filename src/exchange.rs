@@ -25,6 +25,7 @@ use crate::bundle::{
 };
 use crate::entry::{format_timestamp, EntryId};
 use crate::filter::Filter;
+use crate::group_keys::{self, GroupTrust, KeyEvent};
 use crate::keys::{self, SigningKey, VerifyingKey};
 use crate::lifecycle::{Lifecycle, RecordView};
 use crate::merkle::{self, Frontier, Hash, NodeId};
@@ -66,6 +67,10 @@ pub enum ExchangeError {
     /// The bundle holds, but cannot be added to what this store has.
     #[error("{0}")]
     Refused(String),
+    /// The bundle carries entries of a revoked key past its revocation
+    /// point (FORMAT.md §9.6): they do not verify.
+    #[error("{0}")]
+    Revoked(String),
     #[error("checkpoint: {0}")]
     Checkpoint(#[from] note::NoteError),
     #[error("invalid filter: {0}")]
@@ -84,7 +89,9 @@ impl ExchangeError {
         match self {
             ExchangeError::Store(e) => e.is_integrity_failure(),
             ExchangeError::Bundle(e) => e.problem != bundle::BundleProblem::Io,
-            ExchangeError::Untrusted(_) | ExchangeError::Equivocation { .. } => true,
+            ExchangeError::Untrusted(_)
+            | ExchangeError::Equivocation { .. }
+            | ExchangeError::Revoked(_) => true,
             ExchangeError::Checkpoint(_) => true,
             _ => false,
         }
@@ -719,6 +726,7 @@ fn import_staged(
     let cosigners = cosigner_keys(trust);
     let mut partial = false;
     let mut open: Option<([u8; 32], PathBuf, BufWriter<File>)> = None;
+    let mut key_events = Vec::new();
     let report = {
         let store_ref: &Store = store;
         let mut sink = |item: Verified<'_>| -> Result<(), String> {
@@ -736,12 +744,15 @@ fn import_staged(
                     seq,
                     bytes,
                     signature,
-                } => (
-                    log,
-                    seq,
-                    merkle::leaf_hash(bytes),
-                    Some(encode_frame(bytes, signature)),
-                ),
+                } => {
+                    key_events.extend(KeyEvent::from_verified_bytes(bytes));
+                    (
+                        log,
+                        seq,
+                        merkle::leaf_hash(bytes),
+                        Some(encode_frame(bytes, signature)),
+                    )
+                }
                 Verified::Withheld { log, seq, leaf } => (log, seq, *leaf, None),
             };
             let key = log.to_bytes();
@@ -800,9 +811,16 @@ fn import_staged(
         ));
     }
 
-    // Trust: the exporter and every author must be known to this store.
+    // Trust: the exporter and every author must be known to this store,
+    // directly or through the key entries of a trusted group (§9.6).
+    let roots: Vec<VerifyingKey> = trust
+        .keys()
+        .iter()
+        .filter_map(|k| k.verifying_key())
+        .collect();
+    let group_trust = group_keys::store_trust(store, &roots, &key_events)?;
     let mut untrusted = Vec::new();
-    if report.exporter.to_bytes() != own && trust.name_of(&report.exporter).is_none() {
+    if !group_trust.is_trusted(&report.exporter) {
         untrusted.push(format!(
             "the exporter {} ({})",
             keys::key_id(&report.exporter),
@@ -810,7 +828,7 @@ fn import_staged(
         ));
     }
     for l in &report.logs {
-        if l.key.to_bytes() != own && trust.name_of(&l.key).is_none() {
+        if !group_trust.is_trusted(&l.key) {
             untrusted.push(format!("log {}", keys::key_id(&l.key)));
         }
     }
@@ -820,6 +838,12 @@ fn import_staged(
             "{} {verb}",
             untrusted.join(", ")
         )));
+    }
+
+    // A revoked key's entries past its revocation point do not verify.
+    let revoked = revoked_in_bundle(&report, &group_trust);
+    if !revoked.is_empty() {
+        return Err(ExchangeError::Revoked(revoked.join("; ")));
     }
 
     // Consistency with everything held, before anything is written.
@@ -969,6 +993,28 @@ fn open_staging(store: &Store, log: &[u8; 32], first_seq: u64) -> Result<Staging
         path: None,
         appended: (0, 0),
     })
+}
+
+/// For each log of a verified bundle that carries entries of a revoked key
+/// at or past its revocation point, why they do not verify (FORMAT.md §9.6).
+pub fn revoked_in_bundle(report: &bundle::BundleReport, trust: &GroupTrust) -> Vec<String> {
+    report
+        .logs
+        .iter()
+        .filter_map(|l| {
+            let size = l.checkpoint.checkpoint.size;
+            let r = trust.revocation(&l.key)?;
+            (size > r.keep_up_to).then(|| {
+                format!(
+                    "log {}: entries {}..{} do not verify: {}",
+                    keys::key_id(&l.key),
+                    r.keep_up_to,
+                    size - 1,
+                    group_keys::revoked_message(&l.key, r)
+                )
+            })
+        })
+        .collect()
 }
 
 /// The cosigners a store recognises: every trusted key, under the name it

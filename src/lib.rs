@@ -15,6 +15,7 @@ pub mod entry;
 pub mod evidence_files;
 pub mod exchange;
 pub mod filter;
+pub mod group_keys;
 pub mod keys;
 pub mod lifecycle;
 pub mod merkle;

@@ -11,6 +11,7 @@ use sijill::bundle::{self, BundleReport, Scope};
 use sijill::entry::format_timestamp;
 use sijill::exchange::{self, ExchangeError, ExportOptions};
 use sijill::filter::Filter;
+use sijill::group_keys::{self, GroupTrust, KeyEvent, Standing};
 use sijill::keys::{self, PublicKeyFile, VerifyingKey};
 use sijill::record::{PartialDate, RecordKind};
 use sijill::store::{Store, PUBLIC_KEY_FILE, STORE_FILE};
@@ -310,9 +311,11 @@ pub fn verify(store_dir: Option<PathBuf>, args: VerifyArgs) -> Result<u8, Failur
     // itself needs only the file and keys.
     let mut named: Vec<(String, VerifyingKey)> = Vec::new();
     let mut own = None;
+    let mut held_events = Vec::new();
     if let Some(dir) = store_dir.filter(|d| d.join(STORE_FILE).exists()) {
         let store = open(&dir)?;
         own = Some(*store.group_key());
+        held_events = group_keys::store_key_events(&store)?;
         let trust = TrustStore::load(store.root()).map_err(trust_failure)?;
         named.extend(trust.named_keys());
     }
@@ -336,11 +339,17 @@ pub fn verify(store_dir: Option<PathBuf>, args: VerifyArgs) -> Result<u8, Failur
             b.set_position(n);
         }
     };
+    let mut bundle_events = Vec::new();
     let result = bundle::verify(
         io::BufReader::with_capacity(1 << 20, file),
         &cosigners,
         &mut progress,
-        &mut |_| Ok(()),
+        &mut |item| {
+            if let bundle::Verified::Entry { bytes, .. } = item {
+                bundle_events.extend(KeyEvent::from_verified_bytes(bytes));
+            }
+            Ok(())
+        },
     );
     if let Some(b) = bar {
         b.finish_and_clear();
@@ -367,9 +376,33 @@ pub fn verify(store_dir: Option<PathBuf>, args: VerifyArgs) -> Result<u8, Failur
                 .hint("the bundle was changed, cut or badly made: import nothing from it, and ask the sender for a new copy"));
         }
     };
+    // Keys trusted through a trusted group's key entries (FORMAT.md §9.6),
+    // held or in the bundle, are named for what they are.
+    let roots: Vec<VerifyingKey> = own
+        .iter()
+        .chain(named.iter().map(|(_, k)| k))
+        .copied()
+        .collect();
+    held_events.extend(bundle_events);
+    let group_trust = GroupTrust::derive(&roots, &held_events);
+    for l in &report.logs {
+        let label = match group_trust.standing(&l.key) {
+            Some(Standing::Device { name, entry }) => {
+                format!("device key {name} (certified by entry {entry})")
+            }
+            Some(Standing::Rotated(entry)) => {
+                format!("the group's new key (rotated to by entry {entry})")
+            }
+            _ => continue,
+        };
+        if !named.iter().any(|(_, k)| *k == l.key) {
+            named.push((label, l.key));
+        }
+    }
+    let revoked = exchange::revoked_in_bundle(&report, &group_trust);
     let mut untrusted: Vec<String> = std::iter::once(&report.exporter)
         .chain(report.logs.iter().map(|l| &l.key))
-        .filter(|k| own.as_ref() != Some(*k) && !named.iter().any(|(_, n)| n == *k))
+        .filter(|k| !group_trust.is_trusted(k))
         .map(|k| keys::key_id(k).to_string())
         .collect();
     untrusted.dedup();
@@ -378,6 +411,11 @@ pub fn verify(store_dir: Option<PathBuf>, args: VerifyArgs) -> Result<u8, Failur
             .map_err(write_failure)?;
     } else {
         write_report(out, &args.file, &report, &named, own.as_ref()).map_err(write_failure)?;
+    }
+    if !revoked.is_empty() {
+        return Err(Failure::integrity(escape(&revoked.join("; "))).hint(
+            "entries before each revocation point still verify; do not import this bundle, ask the group for one without the revoked entries",
+        ));
     }
     if untrusted.is_empty() {
         Ok(0)

@@ -5,6 +5,7 @@ mod demo;
 mod evidence;
 mod exchange_cli;
 mod failure;
+mod keys_cli;
 mod lifecycle;
 mod output;
 mod tables;
@@ -69,7 +70,7 @@ enum Command {
     Link(lifecycle::LinkArgs),
     /// Replay every log and report every broken property (exit 1 with findings)
     Audit(AuditArgs),
-    /// The group's key
+    /// The group's keys: show, export, certify a device key, revoke one
     Key {
         #[command(subcommand)]
         command: KeyCommand,
@@ -173,6 +174,10 @@ struct AddArgs {
     /// its BLAKE3 digest and listed in the record's `evidence`; repeatable
     #[arg(long, value_name = "FILE")]
     evidence: Vec<PathBuf>,
+    /// Sign with this certified device key (`key add-device`), into the
+    /// device's own log, instead of the group key
+    #[arg(long, value_name = "NAME")]
+    as_device: Option<String>,
 }
 
 #[derive(Args)]
@@ -217,6 +222,27 @@ enum KeyCommand {
         /// Replace FILE if it exists
         #[arg(long)]
         force: bool,
+    },
+    /// Make a device key (keys/NAME.key) and certify it in the group's log;
+    /// prints its key id. Sign with it: `sijill add --as-device NAME`
+    AddDevice {
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// Why (written into the certifying entry)
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Revoke a device key this group certified: its entries from seq SIZE
+    /// on no longer verify, those before still do
+    Revoke {
+        /// The device's key id, full public key, or name
+        key: String,
+        #[arg(long)]
+        reason: String,
+        /// Entries of the key's log before this size stay valid (default:
+        /// the size of that log this store holds)
+        #[arg(long, value_name = "SIZE")]
+        keep_up_to: Option<u64>,
     },
 }
 
@@ -352,6 +378,17 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Command::Key {
             command: KeyCommand::Export { out, force },
         } => exchange_cli::key_export(&store_dir, &out, force),
+        Command::Key {
+            command: KeyCommand::AddDevice { name, reason },
+        } => keys_cli::add_device(&store_dir, &name, reason),
+        Command::Key {
+            command:
+                KeyCommand::Revoke {
+                    key,
+                    reason,
+                    keep_up_to,
+                },
+        } => keys_cli::revoke(&store_dir, &key, reason, keep_up_to),
         Command::Export(args) => exchange_cli::export(&store_dir, args),
         Command::Import(args) => exchange_cli::import(&store_dir, args),
         Command::Cosign { file } => exchange_cli::cosign(&store_dir, &file),
@@ -533,10 +570,17 @@ fn add(dir: &Path, args: AddArgs) -> Result<u8, Failure> {
         }
     }
     let mut store = open(dir)?;
-    let key = signing_key(&store)?;
+    let key = match &args.as_device {
+        Some(device) => keys_cli::device_key(&store, device)?,
+        None => signing_key(&store)?,
+    };
     let record = evidence::attach(&store, &name, record, &args.evidence)?;
     let seen = store.warnings().len();
     let signed = store.append_records(&key, vec![record], OffsetDateTime::now_utc())?;
+    if args.as_device.is_some() {
+        // The device's log travels in bundles with its own signed checkpoint.
+        store.sign_checkpoint(&key)?;
+    }
     println!("{}", signed[0].id);
     for warning in &store.warnings()[seen..] {
         eprintln!("warning: {}", output::escape(&warning.to_string()));

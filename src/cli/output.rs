@@ -329,10 +329,13 @@ pub fn show_text(
     match &view {
         Some(view) => write_view_text(out, store, view, with_history)?,
         None => {
-            let body = e
-                .lifecycle_body()
-                .map(Lifecycle::to_body)
-                .unwrap_or_default();
+            let body = match &e.body {
+                sijill::entry::Body::Key(k) => k.to_body(),
+                _ => e
+                    .lifecycle_body()
+                    .map(Lifecycle::to_body)
+                    .unwrap_or_default(),
+            };
             writeln!(out)?;
             let pretty = serde_json::to_string_pretty(&body).unwrap_or_default();
             writeln!(out, "{}", escape(&pretty))?;
@@ -351,7 +354,11 @@ fn entry_json(entry: &SignedEntry) -> Value {
         "seq": e.seq,
         "recorded_at": format_timestamp(e.recorded_at),
         "signature": hex::encode(entry.signature.to_bytes()),
-        "body": e.record_body().map(|r| r.to_body()).or_else(|| e.lifecycle_body().map(Lifecycle::to_body)),
+        "body": match &e.body {
+            sijill::entry::Body::Record(r) => r.to_body(),
+            sijill::entry::Body::Lifecycle(l) => l.to_body(),
+            sijill::entry::Body::Key(k) => k.to_body(),
+        },
     })
 }
 

@@ -1,0 +1,182 @@
+//! `sijill key add-device` and `sijill key revoke` (FORMAT.md §9.6).
+
+use std::path::Path;
+
+use time::OffsetDateTime;
+
+use sijill::entry::Body;
+use sijill::group_keys::{self, KeyBody, Standing};
+use sijill::keys;
+use sijill::store::Store;
+use sijill::trust::TrustStore;
+
+use super::{open, read_passphrase, signing_key, Failure};
+
+/// Make a device key, store it under `keys/`, and certify it in the group's log.
+pub fn add_device(dir: &Path, name: &str, reason: Option<String>) -> Result<u8, Failure> {
+    group_keys::check_device_name(name)
+        .map_err(|e| Failure::usage(format!("--name {name:?}: {}", e.message)))?;
+    let mut store = open(dir)?;
+    let path = group_keys::device_key_path(&store, name);
+    if path.exists() {
+        return Err(Failure::usage(format!(
+            "{}: a device key of that name exists; choose another name",
+            path.display()
+        )));
+    }
+    let reason = normalise_reason(reason)?;
+    // The device key is sealed as the group key is: with the same passphrase,
+    // or without one when the group key has none.
+    let (group, passphrase) = if store.secret_key_is_encrypted()? {
+        let p = read_passphrase(false)?;
+        (store.signing_key(Some(p.as_bytes()))?, Some(p))
+    } else {
+        (store.signing_key(None)?, None)
+    };
+    let now = OffsetDateTime::now_utc();
+    let device = group_keys::create_device_key(
+        &store,
+        name,
+        passphrase.as_ref().map(|p| p.as_bytes()),
+        now,
+    )?;
+    let body = KeyBody::Certify {
+        key: device.verifying_key(),
+        name: name.to_string(),
+        reason,
+    };
+    let signed = store.append_bodies(&group, vec![Body::Key(body)], now)?;
+    eprintln!(
+        "device key {name:?} certified by entry {}; secret key in {}",
+        signed[0].id,
+        path.display()
+    );
+    println!("{}", keys::key_id(&device.verifying_key()));
+    Ok(0)
+}
+
+fn normalise_reason(reason: Option<String>) -> Result<Option<String>, Failure> {
+    match reason {
+        None => Ok(None),
+        Some(r) => {
+            let r = r.trim().to_string();
+            if r.is_empty() {
+                return Err(Failure::usage("--reason is empty"));
+            }
+            Ok(Some(r))
+        }
+    }
+}
+
+/// Revoke a device key this group certified.
+pub fn revoke(
+    dir: &Path,
+    key_text: &str,
+    reason: String,
+    keep_up_to: Option<u64>,
+) -> Result<u8, Failure> {
+    let reason = normalise_reason(Some(reason))?.unwrap_or_default();
+    let mut store = open(dir)?;
+    let trusted: Vec<_> = TrustStore::load(store.root())
+        .map(|t| t.keys().iter().filter_map(|k| k.verifying_key()).collect())
+        .unwrap_or_default();
+    let trust = group_keys::store_trust(&store, &trusted, &[])?;
+    let own_devices: Vec<_> = trust
+        .devices()
+        .into_iter()
+        .filter(|(_, _, entry)| {
+            store
+                .location(entry)
+                .ok()
+                .flatten()
+                .is_some_and(|l| l.log == store.group_key().to_bytes())
+        })
+        .collect();
+    let wanted = key_text.trim().to_ascii_lowercase();
+    let found: Vec<_> = own_devices
+        .iter()
+        .filter(|(k, name, _)| {
+            keys::key_id(k).to_string() == wanted
+                || hex::encode(k.as_bytes()) == wanted
+                || *name == key_text
+        })
+        .collect();
+    let [(key, name, _)] = found.as_slice() else {
+        let known = own_devices
+            .iter()
+            .map(|(k, n, _)| format!("{} ({n})", keys::key_id(k)))
+            .collect::<Vec<_>>();
+        return Err(Failure::usage(format!(
+            "{key_text:?} is not a device key certified by this group's log"
+        ))
+        .hint(if known.is_empty() {
+            "this group has certified no device key".to_string()
+        } else {
+            format!("certified device keys: {}", known.join(", "))
+        }));
+    };
+    let held = store.log_state(&key.to_bytes())?.size;
+    let keep_up_to = keep_up_to.unwrap_or(held);
+    if let Some(r) = trust.revocation(key) {
+        if r.keep_up_to <= keep_up_to {
+            return Err(Failure::usage(format!(
+                "key {} is already revoked from seq {} by entry {}",
+                keys::key_id(key),
+                r.keep_up_to,
+                r.entry
+            )));
+        }
+    }
+    if matches!(trust.standing(key), Some(Standing::Root)) {
+        return Err(Failure::usage(
+            "a root key cannot be revoked by a key entry",
+        ));
+    }
+    let group = signing_key(&store)?;
+    let body = KeyBody::Revoke {
+        key: *key,
+        keep_up_to,
+        reason,
+    };
+    let signed = store.append_bodies(&group, vec![Body::Key(body)], OffsetDateTime::now_utc())?;
+    eprintln!(
+        "device key {} ({name}) revoked: its entries from seq {keep_up_to} on no longer verify (this store holds {held})",
+        keys::key_id(key)
+    );
+    println!("{}", signed[0].id);
+    Ok(0)
+}
+
+/// The device signing key of `name`, which this group must have certified
+/// and not revoked.
+pub fn device_key(store: &Store, name: &str) -> Result<keys::SigningKey, Failure> {
+    let path = group_keys::device_key_path(store, name);
+    if !path.exists() {
+        return Err(Failure::usage(format!(
+            "no device key {name:?} in this store ({} does not exist)",
+            path.display()
+        ))
+        .hint("create one with `sijill key add-device --name NAME`"));
+    }
+    let key = if group_keys::device_key_is_encrypted(store, name)? {
+        let p = read_passphrase(false)?;
+        group_keys::device_signing_key(store, name, Some(p.as_bytes()))?
+    } else {
+        group_keys::device_signing_key(store, name, None)?
+    };
+    let trust = group_keys::store_trust(store, &[], &[])?;
+    let public = key.verifying_key();
+    if !matches!(trust.standing(&public), Some(Standing::Device { .. })) {
+        return Err(Failure::usage(format!(
+            "device key {name:?} ({}) is not certified by this group's log",
+            keys::key_id(&public)
+        )));
+    }
+    let size = store.log_state(&public.to_bytes())?.size;
+    if let Some(why) = trust.revoked_entry(&public, size) {
+        return Err(Failure::usage(format!(
+            "cannot sign with device {name:?}: {why}"
+        )));
+    }
+    Ok(key)
+}

@@ -1,0 +1,473 @@
+//! The group's keys: device keys certified by the group key, revocations,
+//! and rotation (docs/FORMAT.md §4.2 "Key entries", §9.6).
+//!
+//! A key entry is signed into an *authority*'s log: the group key (or a key
+//! the group rotated to). Trust is derived from those entries alone, with
+//! no clock: a revocation names a size of the revoked key's log, and that
+//! key's entries at `seq` from that size on no longer verify.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use time::OffsetDateTime;
+
+use serde_json::{Map, Value};
+
+use crate::entry::{decode_entry, Body, EntryId, EntryKind, SignedEntry};
+use crate::keys::{self, SigningKey, VerifyingKey};
+use crate::record::{invalid_value, ReadFields, ReadText, RecordError};
+use crate::store::{Store, StoreError};
+
+/// The longest device name, in characters.
+pub const MAX_DEVICE_NAME: usize = 64;
+
+/// The body of a key entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyBody {
+    /// `key-certify`: `key` signs for the group whose authority signed this.
+    Certify {
+        key: VerifyingKey,
+        name: String,
+        reason: Option<String>,
+    },
+    /// `key-revoke`: entries of `key`'s log with `seq >= keep_up_to` no
+    /// longer verify.
+    Revoke {
+        key: VerifyingKey,
+        keep_up_to: u64,
+        reason: String,
+    },
+    /// `key-rotate`: `new_key` is an authority of the group from now on.
+    Rotate {
+        new_key: VerifyingKey,
+        reason: String,
+    },
+}
+
+/// A device name: 1 to 64 of `A-Z a-z 0-9 - _ .`, not starting with `.`, so
+/// that it is also a safe file name (`keys/<name>.key`).
+pub fn check_device_name(name: &str) -> Result<(), RecordError> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_DEVICE_NAME
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid_value(
+            "name",
+            format!(
+                "a device name is 1 to {MAX_DEVICE_NAME} of A-Z, a-z, 0-9, '-', '_', '.', not starting with '.'"
+            ),
+        ))
+    }
+}
+
+fn read_key(v: &Value, field: &str) -> Result<VerifyingKey, RecordError> {
+    v.as_str()
+        .and_then(keys::parse_public_key_hex)
+        .ok_or_else(|| {
+            invalid_value(
+                field,
+                "expected a public key: 64 lowercase hex characters of a valid Ed25519 key",
+            )
+        })
+}
+
+impl KeyBody {
+    pub fn is_key_kind(kind: EntryKind) -> bool {
+        matches!(
+            kind,
+            EntryKind::KeyCertify | EntryKind::KeyRevoke | EntryKind::KeyRotate
+        )
+    }
+
+    pub fn kind(&self) -> EntryKind {
+        match self {
+            KeyBody::Certify { .. } => EntryKind::KeyCertify,
+            KeyBody::Revoke { .. } => EntryKind::KeyRevoke,
+            KeyBody::Rotate { .. } => EntryKind::KeyRotate,
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            KeyBody::Certify { reason, .. } => reason.as_deref(),
+            KeyBody::Revoke { reason, .. } | KeyBody::Rotate { reason, .. } => Some(reason),
+        }
+    }
+
+    /// The body as its canonical JSON value (FORMAT.md §4.2).
+    pub fn to_body(&self) -> Value {
+        let mut m = Map::new();
+        let hex_key = |k: &VerifyingKey| Value::String(hex::encode(k.as_bytes()));
+        match self {
+            KeyBody::Certify { key, name, reason } => {
+                m.insert("key".into(), hex_key(key));
+                m.insert("name".into(), Value::String(name.clone()));
+                if let Some(r) = reason {
+                    m.insert("reason".into(), Value::String(r.clone()));
+                }
+            }
+            KeyBody::Revoke {
+                key,
+                keep_up_to,
+                reason,
+            } => {
+                m.insert("key".into(), hex_key(key));
+                m.insert("keep_up_to".into(), Value::from(*keep_up_to));
+                m.insert("reason".into(), Value::String(reason.clone()));
+            }
+            KeyBody::Rotate { new_key, reason } => {
+                m.insert("new_key".into(), hex_key(new_key));
+                m.insert("reason".into(), Value::String(reason.clone()));
+            }
+        }
+        Value::Object(m)
+    }
+
+    /// Read a body of a key kind (strict: exact members, valid keys).
+    pub fn from_body(kind: EntryKind, body: &Value) -> Result<KeyBody, RecordError> {
+        let what = format!("a {kind} body");
+        let fields: &[&str] = match kind {
+            EntryKind::KeyCertify => &["key", "name", "reason"],
+            EntryKind::KeyRevoke => &["key", "keep_up_to", "reason"],
+            EntryKind::KeyRotate => &["new_key", "reason"],
+            _ => return Err(invalid_value("", format!("{kind} is not a key kind"))),
+        };
+        let f = ReadFields::open(body, "", fields, &what)?;
+        let reason = f.text("reason", ReadText::Multiline)?;
+        let required_reason = || reason.clone().ok_or_else(|| f.missing("reason"));
+        Ok(match kind {
+            EntryKind::KeyCertify => {
+                let key = read_key(f.require("key")?, "key")?;
+                let name = f.require("name")?;
+                let name = name
+                    .as_str()
+                    .ok_or_else(|| invalid_value("name", "expected a string"))?;
+                check_device_name(name)?;
+                KeyBody::Certify {
+                    key,
+                    name: name.to_string(),
+                    reason,
+                }
+            }
+            EntryKind::KeyRevoke => {
+                let key = read_key(f.require("key")?, "key")?;
+                f.require("keep_up_to")?;
+                let keep_up_to = f
+                    .integer("keep_up_to", 0, crate::canonical::MAX_SAFE_INTEGER)?
+                    .ok_or_else(|| f.missing("keep_up_to"))?;
+                KeyBody::Revoke {
+                    key,
+                    keep_up_to,
+                    reason: required_reason()?,
+                }
+            }
+            _ => KeyBody::Rotate {
+                new_key: read_key(f.require("new_key")?, "new_key")?,
+                reason: required_reason()?,
+            },
+        })
+    }
+}
+
+/// A key entry as trust derivation needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyEvent {
+    pub entry: EntryId,
+    pub signer: VerifyingKey,
+    pub seq: u64,
+    pub body: KeyBody,
+}
+
+impl KeyEvent {
+    pub fn from_signed(signed: &SignedEntry) -> Option<KeyEvent> {
+        match &signed.entry.body {
+            Body::Key(body) => Some(KeyEvent {
+                entry: signed.id,
+                signer: signed.entry.log,
+                seq: signed.entry.seq,
+                body: body.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The key event in verified entry bytes, if they hold one. Cheap for
+    /// other entries: only bytes that may be a key entry are decoded.
+    pub fn from_verified_bytes(bytes: &[u8]) -> Option<KeyEvent> {
+        // In canonical form the member `"kind":"key-` can only be the
+        // entry's kind or a body member; decoding decides which.
+        if !bytes.windows(12).any(|w| w == b"\"kind\":\"key-") {
+            return None;
+        }
+        let entry = decode_entry(bytes).ok()?;
+        match entry.body {
+            Body::Key(body) => Some(KeyEvent {
+                entry: EntryId::of(bytes),
+                signer: entry.log,
+                seq: entry.seq,
+                body,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Where a revoked key's log stops verifying.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revocation {
+    pub keep_up_to: u64,
+    /// The `key-revoke` entry.
+    pub entry: EntryId,
+    pub by: VerifyingKey,
+    pub reason: String,
+}
+
+/// How a key is trusted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// A root: the store's own key or one in `trust.json`.
+    Root,
+    /// Named by a `key-rotate` of an authority (the entry).
+    Rotated(EntryId),
+    /// A device key certified by an authority (the entry, and the name).
+    Device { entry: EntryId, name: String },
+}
+
+/// The keys trusted through the group keys' entries (FORMAT.md §9.6).
+#[derive(Clone, Debug, Default)]
+pub struct GroupTrust {
+    standing: BTreeMap<[u8; 32], (Standing, VerifyingKey)>,
+    revoked: BTreeMap<[u8; 32], Revocation>,
+}
+
+impl GroupTrust {
+    /// Derive trust from `roots` and the key entries of any logs. Only the
+    /// entries of authorities (roots and keys rotated to) count, and of
+    /// those only the ones before the signer's own revocation point.
+    pub fn derive(roots: &[VerifyingKey], events: &[KeyEvent]) -> GroupTrust {
+        let mut trust = GroupTrust::default();
+        // Revocations only remove entries and rotations only add
+        // authorities, so a few rounds reach a fixed point; the bound keeps a
+        // hostile set of entries from looping.
+        for _ in 0..32 {
+            let mut next = GroupTrust::default();
+            for r in roots {
+                next.standing.insert(r.to_bytes(), (Standing::Root, *r));
+            }
+            let mut changed = true;
+            while changed {
+                changed = false;
+                for e in events {
+                    let signer = e.signer.to_bytes();
+                    let authority = matches!(
+                        next.standing.get(&signer),
+                        Some((Standing::Root | Standing::Rotated(_), _))
+                    );
+                    if !authority
+                        || trust
+                            .revoked
+                            .get(&signer)
+                            .is_some_and(|r| e.seq >= r.keep_up_to)
+                    {
+                        continue;
+                    }
+                    match &e.body {
+                        KeyBody::Rotate { new_key, .. } => {
+                            let k = new_key.to_bytes();
+                            let add = !matches!(
+                                next.standing.get(&k),
+                                Some((Standing::Root | Standing::Rotated(_), _))
+                            );
+                            if add {
+                                next.standing
+                                    .insert(k, (Standing::Rotated(e.entry), *new_key));
+                                changed = true;
+                            }
+                        }
+                        KeyBody::Certify { key, name, .. } => {
+                            next.standing.entry(key.to_bytes()).or_insert((
+                                Standing::Device {
+                                    entry: e.entry,
+                                    name: name.clone(),
+                                },
+                                *key,
+                            ));
+                        }
+                        KeyBody::Revoke {
+                            key,
+                            keep_up_to,
+                            reason,
+                        } => {
+                            let slot = next.revoked.entry(key.to_bytes());
+                            let r = Revocation {
+                                keep_up_to: *keep_up_to,
+                                entry: e.entry,
+                                by: e.signer,
+                                reason: reason.clone(),
+                            };
+                            match slot {
+                                std::collections::btree_map::Entry::Vacant(v) => {
+                                    v.insert(r);
+                                }
+                                std::collections::btree_map::Entry::Occupied(mut o) => {
+                                    if r.keep_up_to < o.get().keep_up_to {
+                                        o.insert(r);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let same = next.revoked == trust.revoked
+                && next.standing.keys().collect::<BTreeSet<_>>()
+                    == trust.standing.keys().collect::<BTreeSet<_>>();
+            trust = next;
+            if same {
+                break;
+            }
+        }
+        trust
+    }
+
+    /// How `key` is trusted, if it is.
+    pub fn standing(&self, key: &VerifyingKey) -> Option<&Standing> {
+        self.standing.get(key.as_bytes()).map(|(s, _)| s)
+    }
+
+    pub fn is_trusted(&self, key: &VerifyingKey) -> bool {
+        self.standing(key).is_some()
+    }
+
+    pub fn revocation(&self, key: &VerifyingKey) -> Option<&Revocation> {
+        self.revoked.get(key.as_bytes())
+    }
+
+    /// Every certified device key, with its name and certifying entry.
+    pub fn devices(&self) -> Vec<(VerifyingKey, String, EntryId)> {
+        self.standing
+            .values()
+            .filter_map(|(s, k)| match s {
+                Standing::Device { entry, name } => Some((*k, name.clone(), *entry)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Why entry `seq` of `key`'s log does not verify, if it is at or past
+    /// the key's revocation point.
+    pub fn revoked_entry(&self, key: &VerifyingKey, seq: u64) -> Option<String> {
+        let r = self.revocation(key)?;
+        (seq >= r.keep_up_to).then(|| revoked_message(key, r))
+    }
+}
+
+/// The message for entries of a revoked key past its revocation point.
+pub fn revoked_message(key: &VerifyingKey, r: &Revocation) -> String {
+    format!(
+        "key {} was revoked by entry {} (of log {}, reason: {}): its entries from seq {} on do not verify",
+        keys::key_id(key),
+        r.entry,
+        keys::key_id(&r.by),
+        r.reason,
+        r.keep_up_to
+    )
+}
+
+// The store's side: device key files and the key entries it holds.
+
+/// Where device secret keys live in a store (FORMAT.md §9.6).
+pub const DEVICE_KEYS_DIR: &str = "keys";
+
+/// The secret key file of device `name`.
+pub fn device_key_path(store: &Store, name: &str) -> PathBuf {
+    store
+        .root()
+        .join(DEVICE_KEYS_DIR)
+        .join(format!("{name}.key"))
+}
+
+fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Make a new device key and write it to `keys/<name>.key` (mode 0600,
+/// never overwriting a file). The caller certifies it.
+pub fn create_device_key(
+    store: &Store,
+    name: &str,
+    passphrase: Option<&[u8]>,
+    now: OffsetDateTime,
+) -> Result<SigningKey, StoreError> {
+    let path = device_key_path(store, name);
+    let key = keys::generate_signing_key().map_err(|source| StoreError::Key {
+        path: path.clone(),
+        source,
+    })?;
+    let label = format!("{} (device {name})", store.meta().organisation);
+    let text =
+        keys::seal_secret_key(&key, &label, now, passphrase).map_err(|source| StoreError::Key {
+            path: path.clone(),
+            source,
+        })?;
+    let dir = store.root().join(DEVICE_KEYS_DIR);
+    std::fs::create_dir_all(&dir).map_err(io_at(&dir))?;
+    keys::write_private_file(&path, text.as_bytes()).map_err(io_at(&path))?;
+    Ok(key)
+}
+
+/// Whether device `name`'s key file needs a passphrase.
+pub fn device_key_is_encrypted(store: &Store, name: &str) -> Result<bool, StoreError> {
+    let path = device_key_path(store, name);
+    let text = std::fs::read_to_string(&path).map_err(io_at(&path))?;
+    keys::secret_key_is_encrypted(&text).map_err(|source| StoreError::Key { path, source })
+}
+
+/// Read device `name`'s secret key.
+pub fn device_signing_key(
+    store: &Store,
+    name: &str,
+    passphrase: Option<&[u8]>,
+) -> Result<SigningKey, StoreError> {
+    let path = device_key_path(store, name);
+    let text = std::fs::read_to_string(&path).map_err(io_at(&path))?;
+    keys::open_secret_key(&text, passphrase).map_err(|source| StoreError::Key { path, source })
+}
+
+/// Every key entry the store holds, of any log, in log order.
+pub fn store_key_events(store: &Store) -> Result<Vec<KeyEvent>, StoreError> {
+    let mut out = Vec::new();
+    for kind in [
+        EntryKind::KeyCertify,
+        EntryKind::KeyRevoke,
+        EntryKind::KeyRotate,
+    ] {
+        for e in store.entries(Some(kind)) {
+            out.extend(KeyEvent::from_signed(&e?));
+        }
+    }
+    out.sort_by_key(|e| (e.signer.to_bytes(), e.seq));
+    Ok(out)
+}
+
+/// The trust of a store: its own key and `trust.json` as roots, and the key
+/// entries it holds, plus `extra` (a bundle's).
+pub fn store_trust(
+    store: &Store,
+    trusted: &[VerifyingKey],
+    extra: &[KeyEvent],
+) -> Result<GroupTrust, StoreError> {
+    let mut roots = vec![*store.group_key()];
+    roots.extend_from_slice(trusted);
+    let mut events = store_key_events(store)?;
+    events.extend_from_slice(extra);
+    Ok(GroupTrust::derive(&roots, &events))
+}

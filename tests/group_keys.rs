@@ -1,0 +1,350 @@
+//! The group's keys: key entries (FORMAT.md §4.2) and the trust they give
+//! (§9.6, §14.1).
+
+use serde_json::{json, Value};
+use sijill::entry::{decode_entry, Body, Entry, EntryError, EntryKind};
+use sijill::group_keys::{GroupTrust, KeyBody, KeyEvent};
+use sijill::keys::SigningKey;
+use time::macros::datetime;
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+fn entry_bytes(kind: &str, body: Value) -> Vec<u8> {
+    let log = hex::encode(key(1).verifying_key().as_bytes());
+    let v = json!({"v":1,"log":log,"seq":0,"recorded_at":"2026-11-01T12:00:00Z","kind":kind,"body":body});
+    sijill::canonical::to_canonical_bytes(&v).unwrap()
+}
+
+#[test]
+fn key_bodies_round_trip_and_decode_strictly() {
+    let device = key(2).verifying_key();
+    let bodies = [
+        KeyBody::Certify {
+            key: device,
+            name: "laptop-aleppo-2".into(),
+            reason: None,
+        },
+        KeyBody::Certify {
+            key: device,
+            name: "laptop-aleppo-2".into(),
+            reason: Some("new field laptop".into()),
+        },
+        KeyBody::Revoke {
+            key: device,
+            keep_up_to: 3,
+            reason: "compromised".into(),
+        },
+        KeyBody::Rotate {
+            new_key: key(3).verifying_key(),
+            reason: "yearly".into(),
+        },
+    ];
+    for body in bodies {
+        let e = Entry::new(
+            key(1).verifying_key(),
+            0,
+            datetime!(2026-11-01 12:00 UTC),
+            Body::Key(body.clone()),
+        );
+        let signed = e.sign(&key(1)).unwrap();
+        let back = decode_entry(&signed.bytes).unwrap();
+        assert_eq!(back.body, Body::Key(body));
+    }
+    let dev = hex::encode(device.as_bytes());
+    let refused_body = [
+        ("key-certify", json!({"key": dev, "name": "x", "extra": 1})),
+        ("key-certify", json!({"key": dev})),
+        (
+            "key-certify",
+            json!({"key": dev.to_uppercase(), "name": "x"}),
+        ),
+        ("key-certify", json!({"key": dev, "name": ".hidden"})),
+        ("key-certify", json!({"key": dev, "name": "a/b"})),
+        ("key-revoke", json!({"key": dev, "keep_up_to": 1})),
+        (
+            "key-revoke",
+            json!({"key": dev, "keep_up_to": "1", "reason": "x"}),
+        ),
+        (
+            "key-revoke",
+            json!({"key": dev, "keep_up_to": -1, "reason": "x"}),
+        ),
+        ("key-revoke", json!({"key": dev, "reason": "x"})),
+        ("key-rotate", json!({"new_key": dev})),
+        (
+            "key-rotate",
+            json!({"new_key": "00".repeat(32), "reason": "x"}),
+        ),
+    ];
+    for (kind, body) in refused_body {
+        let err = decode_entry(&entry_bytes(kind, body.clone())).unwrap_err();
+        assert!(matches!(err, EntryError::Body(_)), "{kind} {body}: {err:?}");
+    }
+    // Valid but not normalised: a reason with surrounding white space.
+    let err = decode_entry(&entry_bytes(
+        "key-revoke",
+        json!({"key": dev, "keep_up_to": 1, "reason": " x "}),
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(err, EntryError::Field { field: "body", .. }),
+        "{err:?}"
+    );
+    assert_eq!(EntryKind::parse("key-certify"), Some(EntryKind::KeyCertify));
+}
+
+fn event(signer: &SigningKey, seq: u64, n: u8, body: KeyBody) -> KeyEvent {
+    KeyEvent {
+        entry: sijill::entry::EntryId([n; 32]),
+        signer: signer.verifying_key(),
+        seq,
+        body,
+    }
+}
+
+#[test]
+fn trust_follows_authorities_only() {
+    let group = key(1);
+    let device = key(2).verifying_key();
+    let stranger = key(9);
+    let successor = key(3);
+    let other_device = key(4).verifying_key();
+    let certify = |k| KeyBody::Certify {
+        key: k,
+        name: "d".into(),
+        reason: None,
+    };
+    let events = vec![
+        event(&group, 0, 1, certify(device)),
+        // A stranger's certification counts for nothing.
+        event(&stranger, 0, 2, certify(key(5).verifying_key())),
+        event(
+            &group,
+            1,
+            3,
+            KeyBody::Revoke {
+                key: device,
+                keep_up_to: 2,
+                reason: "seized".into(),
+            },
+        ),
+        event(
+            &group,
+            2,
+            4,
+            KeyBody::Rotate {
+                new_key: successor.verifying_key(),
+                reason: "r".into(),
+            },
+        ),
+        event(&successor, 0, 5, certify(other_device)),
+    ];
+    let t = GroupTrust::derive(&[group.verifying_key()], &events);
+    assert!(t.is_trusted(&device));
+    assert!(t.is_trusted(&other_device));
+    assert!(t.is_trusted(&successor.verifying_key()));
+    assert!(!t.is_trusted(&key(5).verifying_key()));
+    assert!(!t.is_trusted(&stranger.verifying_key()));
+    assert!(t.revoked_entry(&device, 1).is_none());
+    let why = t.revoked_entry(&device, 2).unwrap();
+    assert!(why.contains("seized") && why.contains("seq 2"), "{why}");
+    // A revoked authority's later key entries do not count.
+    let mut later = events.clone();
+    later.push(event(
+        &group,
+        3,
+        6,
+        KeyBody::Revoke {
+            key: successor.verifying_key(),
+            keep_up_to: 0,
+            reason: "lost".into(),
+        },
+    ));
+    let t = GroupTrust::derive(&[group.verifying_key()], &later);
+    assert!(!t.is_trusted(&other_device));
+}
+
+mod common;
+
+use common::*;
+use std::path::PathBuf;
+
+fn export(store: &TestStore, name: &str) -> PathBuf {
+    let path = store._temp.path().join(name);
+    let out = store.run(&["export", "--out", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    path
+}
+
+fn add_as(store: &TestStore, device: &str) -> std::process::Output {
+    store
+        .cmd()
+        .args(["add", "casualty", "--json", "-", "--as-device", device])
+        .write_stdin(CASUALTY)
+        .output()
+        .unwrap()
+}
+
+fn partner_of(a: &TestStore) -> TestStore {
+    let b = TestStore::new();
+    let a_pub = a._temp.path().join("a.pub");
+    if !a_pub.exists() {
+        let out = a.run(&["key", "export", "--out", a_pub.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = b.run(&["trust", "add", a_pub.to_str().unwrap(), "--name", "Group A"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    b
+}
+
+#[test]
+fn device_keys_sign_for_the_group_until_revoked() {
+    let a = TestStore::new();
+    let out = a.run(&["key", "add-device", "--name", "laptop-aleppo-2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let device_id = stdout(&out).trim().to_string();
+    assert_eq!(device_id.len(), 16, "{device_id}");
+    let key_file = a.dir.join("keys/laptop-aleppo-2.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // Never overwritten.
+    let before = std::fs::read(&key_file).unwrap();
+    let out = a.run(&["key", "add-device", "--name", "laptop-aleppo-2"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&key_file).unwrap(), before);
+    let out = a.run(&["key", "add-device", "--name", "../evil"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+
+    let mut device_ids = Vec::new();
+    for _ in 0..2 {
+        let out = add_as(&a, "laptop-aleppo-2");
+        assert!(out.status.success(), "{}", stderr(&out));
+        device_ids.push(stdout(&out).trim().to_string());
+    }
+    let out = add_as(&a, "no-such-laptop");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+
+    // A partner who trusts only the group key verifies and imports the
+    // device's entries.
+    let b = partner_of(&a);
+    let bundle = export(&a, "a1.bundle");
+    let out = b.run(&["verify", bundle.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("device key laptop-aleppo-2"),
+        "{}",
+        stdout(&out)
+    );
+    let out = b.run(&["import", bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = stdout(&b.run(&["list"]));
+    for id in &device_ids {
+        assert!(listed.contains(&id[..16]), "{listed}");
+    }
+    // A partner who trusts nobody does not.
+    let c = TestStore::new();
+    let out = c.run(&["import", bundle.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+
+    // The laptop is seized with a copy of the store; the thief signs more.
+    let seized = tempfile::tempdir().unwrap();
+    let seized_store = TestStore {
+        dir: seized.path().join("store"),
+        _temp: seized,
+    };
+    copy_dir(&a.dir, &seized_store.dir);
+    let out = add_as(&seized_store, "laptop-aleppo-2");
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // Revoking an unknown key is refused.
+    let out = a.run(&[
+        "key",
+        "revoke",
+        "0123456789abcdef",
+        "--reason",
+        "compromised",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // The group revokes the device key at the size it holds (2).
+    let out = a.run(&["key", "revoke", &device_id, "--reason", "compromised"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let revocation = stdout(&out).trim().to_string();
+    let shown = stdout(&a.run(&["show", &revocation, "--json"]));
+    let shown: Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(shown["kind"], "key-revoke");
+    assert_eq!(shown["body"]["keep_up_to"], 2);
+    assert_eq!(shown["body"]["reason"], "compromised");
+    let out = a.run(&["key", "revoke", &device_id, "--reason", "again"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = add_as(&a, "laptop-aleppo-2");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+
+    // Entries before the revocation point still verify and import.
+    let bundle = export(&a, "a2.bundle");
+    let out = b.run(&["import", bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let fresh = partner_of(&a);
+    let out = fresh.run(&["import", bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // The thief's bundle carries an entry past it: refused, with the reason.
+    let stolen = export(&seized_store, "stolen.bundle");
+    for partner in [&b, &fresh] {
+        let before = stdout(&partner.run(&["list"]));
+        let out = partner.run(&["verify", stolen.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("revoked") && err.contains("compromised") && err.contains(&revocation),
+            "{err}"
+        );
+        let out = partner.run(&["import", stolen.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(stderr(&out).contains("from seq 2 on"), "{}", stderr(&out));
+        assert_eq!(stdout(&partner.run(&["list"])), before);
+    }
+
+    // Audit: the partner's copy is clean; a revocation that reaches back
+    // into entries the store holds is reported, entry by entry.
+    let out = b.run(&["audit"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let out = a.run(&[
+        "key",
+        "revoke",
+        &device_id,
+        "--keep-up-to",
+        "1",
+        "--reason",
+        "seized earlier than thought",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let earlier = stdout(&out).trim().to_string();
+    let out = a.run(&["audit", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let revoked: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["property"] == "revoked-key")
+        .collect();
+    assert_eq!(revoked.len(), 1, "{report}");
+    assert_eq!(revoked[0]["entry"], device_ids[1].as_str());
+    assert_eq!(revoked[0]["seq"], 1);
+    assert!(
+        revoked[0]["message"].as_str().unwrap().contains(&earlier),
+        "{report}"
+    );
+}
