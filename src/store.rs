@@ -911,6 +911,17 @@ impl Store {
         &self.warnings
     }
 
+    /// Refuse to write to a log with damage the store would not repair.
+    fn ensure_undamaged(&self, log: &[u8; 32]) -> Result<(), StoreError> {
+        match self.damaged.get(log) {
+            Some(reason) => Err(StoreError::LogDamaged {
+                log: short_log(log),
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Logs with damage the store refused to repair, with the reason.
     pub fn damaged_logs(&self) -> &HashMap<[u8; 32], String> {
         &self.damaged
@@ -982,12 +993,7 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<Vec<SignedEntry>, StoreError> {
         let log = key.verifying_key().to_bytes();
-        if let Some(reason) = self.damaged.get(&log) {
-            return Err(StoreError::LogDamaged {
-                log: short_log(&log),
-                reason: reason.clone(),
-            });
-        }
+        self.ensure_undamaged(&log)?;
         let state = self.log_state(&log)?;
         let mut signed = Vec::with_capacity(bodies.len());
         for (i, body) in bodies.into_iter().enumerate() {
@@ -1222,12 +1228,7 @@ impl Store {
                     .into(),
             });
         }
-        if let Some(reason) = self.damaged.get(&log) {
-            return Err(StoreError::LogDamaged {
-                log: short_log(&log),
-                reason: reason.clone(),
-            });
-        }
+        self.ensure_undamaged(&log)?;
         let state = self.log_state(&log)?;
         let mut source = File::open(staged).map_err(io_at(staged))?;
         let path = self.segment_path(&log);
@@ -1239,12 +1240,7 @@ impl Store {
         self.catch_up_log(log, &path)?;
         self.warnings
             .retain(|w| !matches!(w, StoreWarning::IndexCaughtUp { log: l, .. } if *l == log));
-        if let Some(reason) = self.damaged.get(&log) {
-            return Err(StoreError::LogDamaged {
-                log: short_log(&log),
-                reason: reason.clone(),
-            });
-        }
+        self.ensure_undamaged(&log)?;
         self.db.flush()?;
         Ok(())
     }
@@ -1381,12 +1377,7 @@ impl Store {
     /// latest checkpoint instead of signing again when the log has not grown.
     pub fn sign_checkpoint(&mut self, key: &SigningKey) -> Result<SignedCheckpoint, StoreError> {
         let log = key.verifying_key().to_bytes();
-        if let Some(reason) = self.damaged.get(&log) {
-            return Err(StoreError::LogDamaged {
-                log: short_log(&log),
-                reason: reason.clone(),
-            });
-        }
+        self.ensure_undamaged(&log)?;
         let state = self.log_state(&log)?;
         let previous = self.checkpoints(&log)?;
         for old in &previous {

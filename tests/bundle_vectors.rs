@@ -698,45 +698,6 @@ fn failing_bundles_are_refused_for_their_reason() {
     }
 }
 
-/// `name: hex` pairs written in FORMAT.md §10 as lines `` `name`: `hex` ``
-/// (optionally as list items, `- ` or `* `).
-fn section_10_values() -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(FORMAT_MD).unwrap();
-    let start = text
-        .lines()
-        .position(|l| l.starts_with("## 10"))
-        .expect("FORMAT.md has no section 10");
-    let mut out = BTreeMap::new();
-    for line in text.lines().skip(start + 1) {
-        if line.starts_with("## ") {
-            break;
-        }
-        let line = line.trim();
-        let line = line
-            .strip_prefix("- ")
-            .or_else(|| line.strip_prefix("* "))
-            .unwrap_or(line)
-            .trim();
-        let Some(rest) = line.strip_prefix('`') else {
-            continue;
-        };
-        let Some((name, rest)) = rest.split_once("`: `") else {
-            continue;
-        };
-        let Some(value) = rest.strip_suffix('`') else {
-            continue;
-        };
-        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
-            continue;
-        }
-        assert!(
-            out.insert(name.to_string(), value.to_string()).is_none(),
-            "FORMAT.md §10 states {name} twice"
-        );
-    }
-    out
-}
-
 #[test]
 fn format_md_states_the_bundle_digests() {
     write_if_asked();
@@ -751,7 +712,7 @@ fn format_md_states_the_bundle_digests() {
             expected.insert(name, hex::encode(stated_digest(&read(v.name))));
         }
     }
-    let stated = section_10_values();
+    let stated = common::format_section_10_values(FORMAT_MD, &["- ", "* "]);
     let stated_digests: BTreeSet<&str> = stated
         .keys()
         .map(String::as_str)

@@ -889,40 +889,6 @@ fn failing_segments_read_as_stated() {
     assert!(err.contains("sequence number 1 where 0"), "{err}");
 }
 
-/// `name: hex` pairs written in FORMAT.md §10 as lines `` `name`: `hex` ``
-/// (optionally as list items).
-fn section_10_values() -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(FORMAT_MD).unwrap();
-    let start = text
-        .lines()
-        .position(|l| l.starts_with("## 10"))
-        .expect("FORMAT.md has no section 10");
-    let mut out = BTreeMap::new();
-    for line in text.lines().skip(start + 1) {
-        if line.starts_with("## ") {
-            break;
-        }
-        let line = line.trim().trim_start_matches("- ").trim();
-        let Some(rest) = line.strip_prefix('`') else {
-            continue;
-        };
-        let Some((name, rest)) = rest.split_once("`: `") else {
-            continue;
-        };
-        let Some(value) = rest.strip_suffix('`') else {
-            continue;
-        };
-        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
-            continue;
-        }
-        assert!(
-            out.insert(name.to_string(), value.to_string()).is_none(),
-            "FORMAT.md §10 states {name} twice"
-        );
-    }
-    out
-}
-
 #[test]
 fn format_md_states_the_vector_values() {
     write_if_asked();
@@ -956,7 +922,7 @@ fn format_md_states_the_vector_values() {
         "log.seg.header",
         &read("log.seg")[..SEGMENT_HEADER_LEN as usize],
     );
-    let stated = section_10_values();
+    let stated = common::format_section_10_values(FORMAT_MD, &["- "]);
     assert_eq!(
         stated.keys().collect::<Vec<_>>(),
         expected.keys().collect::<Vec<_>>(),

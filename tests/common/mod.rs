@@ -164,3 +164,45 @@ pub fn files_present(dir: &Path) -> std::collections::BTreeSet<String> {
         .filter(|n| n != "README.md")
         .collect()
 }
+
+/// `name: hex` pairs written in FORMAT.md §10 as lines `` `name`: `hex` ``,
+/// as plain lines or list items starting with one of `bullets`.
+pub fn format_section_10_values(
+    format_md: &str,
+    bullets: &[&str],
+) -> std::collections::BTreeMap<String, String> {
+    let text = std::fs::read_to_string(format_md).unwrap();
+    let start = text
+        .lines()
+        .position(|l| l.starts_with("## 10"))
+        .expect("FORMAT.md has no section 10");
+    let mut out = std::collections::BTreeMap::new();
+    for line in text.lines().skip(start + 1) {
+        if line.starts_with("## ") {
+            break;
+        }
+        let line = line.trim();
+        let line = bullets
+            .iter()
+            .find_map(|b| line.strip_prefix(b))
+            .unwrap_or(line)
+            .trim();
+        let Some(rest) = line.strip_prefix('`') else {
+            continue;
+        };
+        let Some((name, rest)) = rest.split_once("`: `") else {
+            continue;
+        };
+        let Some(value) = rest.strip_suffix('`') else {
+            continue;
+        };
+        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
+        }
+        assert!(
+            out.insert(name.to_string(), value.to_string()).is_none(),
+            "FORMAT.md §10 states {name} twice"
+        );
+    }
+    out
+}
