@@ -265,21 +265,9 @@ fn reseal(prefix: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The sections of a bundle as (start, end, tag).
-fn sections(bytes: &[u8]) -> Vec<(usize, usize, [u8; 4])> {
-    let mut out = Vec::new();
-    let mut at = 16;
-    while at + 8 <= bytes.len() {
-        let len = u32::from_be_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
-        out.push((at, at + 8 + len, bytes[at..at + 4].try_into().unwrap()));
-        at += 8 + len;
-    }
-    out
-}
-
 /// The byte ranges of the ENTR sections.
 fn entr_sections(bytes: &[u8]) -> Vec<(usize, usize)> {
-    sections(bytes)
+    common::bundle_sections(bytes)
         .into_iter()
         .filter(|s| &s.2 == b"ENTR")
         .map(|s| (s.0, s.1))
@@ -513,7 +501,7 @@ fn vectors() -> Vec<Vector> {
         oversized,
         fail(P::Structure),
     );
-    let head_end = sections(&full)[0].1;
+    let head_end = common::bundle_sections(&full)[0].1;
     let mut unknown = body[..head_end].to_vec();
     unknown.extend_from_slice(b"NOTE\0\0\0\0");
     unknown.extend_from_slice(&body[head_end..]);

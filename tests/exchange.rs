@@ -180,22 +180,10 @@ fn a_bundle_cut_at_any_offset_is_rejected() {
     );
 }
 
-/// The sections of a bundle as (start, end) byte ranges.
-fn sections(bytes: &[u8]) -> Vec<(usize, usize, [u8; 4])> {
-    let mut out = Vec::new();
-    let mut at = 16;
-    while at + 8 <= bytes.len() {
-        let len = u32::from_be_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
-        out.push((at, at + 8 + len, bytes[at..at + 4].try_into().unwrap()));
-        at += 8 + len;
-    }
-    out
-}
-
 #[test]
 fn reordered_duplicated_or_dropped_sections_are_rejected() {
     let (_a, bytes) = small_bundle();
-    let s = sections(&bytes);
+    let s = common::bundle_sections(&bytes);
     let entries: Vec<_> = s.iter().filter(|x| &x.2 == b"ENTR").collect();
     assert_eq!(entries.len(), 2);
     let (e0, e1) = (entries[0], entries[1]);
@@ -250,8 +238,8 @@ fn hostile_headers_are_refused_quickly() {
 fn entries_from_a_key_the_checkpoint_does_not_cover_are_rejected() {
     let (_a, bytes) = small_bundle();
     let (_c, other) = small_bundle();
-    let s = sections(&bytes);
-    let o = sections(&other);
+    let s = common::bundle_sections(&bytes);
+    let o = common::bundle_sections(&other);
     let mine = s.iter().find(|x| &x.2 == b"ENTR").unwrap();
     let theirs = o.iter().find(|x| &x.2 == b"ENTR").unwrap();
     let mut spliced = bytes[..mine.0].to_vec();
@@ -551,7 +539,7 @@ fn base64_len(s: &str) -> usize {
 #[test]
 fn a_short_withheld_section_is_refused_not_a_panic() {
     let (_a, bytes) = small_bundle();
-    let s = sections(&bytes);
+    let s = common::bundle_sections(&bytes);
     let entry = s.iter().find(|x| &x.2 == b"ENTR").unwrap();
     for len in 0..40u32 {
         let mut bad = bytes[..entry.0].to_vec();

@@ -206,3 +206,15 @@ pub fn format_section_10_values(
     }
     out
 }
+
+/// The sections of a bundle (FORMAT.md §13.1) as (start, end, tag).
+pub fn bundle_sections(bytes: &[u8]) -> Vec<(usize, usize, [u8; 4])> {
+    let mut out = Vec::new();
+    let mut at = 16;
+    while at + 8 <= bytes.len() {
+        let len = u32::from_be_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+        out.push((at, at + 8 + len, bytes[at..at + 4].try_into().unwrap()));
+        at += 8 + len;
+    }
+    out
+}
