@@ -500,7 +500,7 @@ fn audit_log(
                     }
                 }
                 check_checkpoints(&frontier, report);
-                if *log == store.group_key().to_bytes() {
+                if store.own_keys().iter().any(|k| k.as_bytes() == log) {
                     report.findings.push(Finding {
                         seq: Some(seq),
                         offset: Some(offset),

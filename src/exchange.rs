@@ -701,14 +701,16 @@ pub fn import(
     trust: &TrustStore,
     progress: &mut dyn FnMut(u64),
 ) -> Result<ImportOutcome, ExchangeError> {
-    let own = store.group_key().to_bytes();
+    // The group's own logs (the current key's and any it rotated from) only
+    // grow by its own keys, never by an import.
+    let own: Vec<[u8; 32]> = store.own_keys().iter().map(|k| k.to_bytes()).collect();
     let tmp_dir = store.root().join(TMP_DIR).join(format!(
         "import-{}-{}",
         std::process::id(),
         OffsetDateTime::now_utc().unix_timestamp_nanos()
     ));
     fs::create_dir_all(&tmp_dir).map_err(io_at(&tmp_dir))?;
-    let result = import_staged(store, path, trust, progress, &tmp_dir, own);
+    let result = import_staged(store, path, trust, progress, &tmp_dir, &own);
     let _ = fs::remove_dir_all(&tmp_dir);
     result
 }
@@ -719,7 +721,7 @@ fn import_staged(
     trust: &TrustStore,
     progress: &mut dyn FnMut(u64),
     tmp_dir: &Path,
-    own: [u8; 32],
+    own: &[[u8; 32]],
 ) -> Result<ImportOutcome, ExchangeError> {
     let input = File::open(path).map_err(io_at(path))?;
     let mut staging: HashMap<[u8; 32], Staging> = HashMap::new();
@@ -776,7 +778,7 @@ fn import_staged(
                 st.roots.insert(size, frontier.root());
             }
             if seq >= st.local {
-                if key == own {
+                if own.contains(&key) {
                     return Err("the bundle holds entries of this store's own log that the store does not have: \
                                 only this group's key could have signed them (is the key compromised, or this store restored from an old backup?)"
                         .into());
@@ -893,7 +895,7 @@ fn import_staged(
         check_against_held(store, &l.key, &l.checkpoint, &source, &|size| {
             Ok(roots.get(&size).copied())
         })?;
-        if key == own && l.checkpoint.checkpoint.size > local {
+        if own.contains(&key) && l.checkpoint.checkpoint.size > local {
             return Err(ExchangeError::Refused(
                 "the bundle holds entries of this store's own log that the store does not have"
                     .into(),
@@ -1036,12 +1038,19 @@ pub fn cosign(
     trust: &TrustStore,
 ) -> Result<SignedCheckpoint, ExchangeError> {
     let (log, signed) = parse_foreign_checkpoint(note_bytes)?;
-    if log == key.verifying_key() {
+    if store.own_keys().contains(&log) {
         return Err(ExchangeError::Refused(
             "this is the group's own checkpoint; a cosignature is a partner's statement".into(),
         ));
     }
-    if trust.name_of(&log).is_none() {
+    // A trusted group's key, or one trusted through its key entries (a
+    // device key, a key it rotated to: FORMAT.md §9.6).
+    let roots: Vec<VerifyingKey> = trust
+        .keys()
+        .iter()
+        .filter_map(|k| k.verifying_key())
+        .collect();
+    if !group_keys::store_trust(store, &roots, &[])?.is_trusted(&log) {
         return Err(ExchangeError::Untrusted(format!(
             "log {} is",
             keys::key_id(&log)
@@ -1073,9 +1082,10 @@ pub fn add_cosignatures(
     note_bytes: &[u8],
     trust: &TrustStore,
 ) -> Result<Vec<String>, ExchangeError> {
-    let own = *store.group_key();
     let (log, signed) = parse_foreign_checkpoint(note_bytes)?;
-    if log != own {
+    // Any of the group's own logs: the current one, or one it rotated from.
+    let own = log;
+    if !store.own_keys().contains(&log) {
         return Err(ExchangeError::Refused(format!(
             "the checkpoint is of log {}, not of this group's log; to cosign it, use `sijill cosign`",
             keys::key_id(&log)

@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::entry::{decode_entry, Body, EntryId, EntryKind, SignedEntry};
 use crate::keys::{self, SigningKey, VerifyingKey};
+use crate::note::SignedCheckpoint;
 use crate::record::{invalid_value, ReadFields, ReadText, RecordError};
 use crate::store::{Store, StoreError};
 
@@ -458,16 +459,158 @@ pub fn store_key_events(store: &Store) -> Result<Vec<KeyEvent>, StoreError> {
     Ok(out)
 }
 
-/// The trust of a store: its own key and `trust.json` as roots, and the key
-/// entries it holds, plus `extra` (a bundle's).
+/// The trust of a store: its own keys (current and former) and `trust.json`
+/// as roots, and the key entries it holds, plus `extra` (a bundle's).
 pub fn store_trust(
     store: &Store,
     trusted: &[VerifyingKey],
     extra: &[KeyEvent],
 ) -> Result<GroupTrust, StoreError> {
-    let mut roots = vec![*store.group_key()];
+    let mut roots = store.own_keys();
     roots.extend_from_slice(trusted);
     let mut events = store_key_events(store)?;
     events.extend_from_slice(extra);
     Ok(GroupTrust::derive(&roots, &events))
+}
+
+// Rotation of the group key.
+
+/// What a rotation did.
+#[derive(Clone, Debug)]
+pub struct Rotation {
+    /// The key the store signs with from now on.
+    pub new_key: VerifyingKey,
+    /// The `key-rotate` entry, in the old key's log.
+    pub entry: EntryId,
+    /// The old log's checkpoint that covers the rotation: the last one the
+    /// old key signs.
+    pub old_checkpoint: SignedCheckpoint,
+    /// The new key's secret key file.
+    pub key_file: PathBuf,
+    /// True when this finished a rotation that an interruption had left
+    /// half done (the entry was signed, the store had not switched).
+    pub resumed: bool,
+}
+
+/// The `key-rotate` entry that ends the group's current log, if the log
+/// ends with one: a rotation whose switch of `store.json` did not happen
+/// (a crash between the two). `rotate_group_key` finishes it.
+pub fn pending_rotation(store: &Store) -> Result<Option<KeyEvent>, StoreError> {
+    let log = store.group_key().to_bytes();
+    let size = store.log_state(&log)?.size;
+    let Some(last) = size.checked_sub(1) else {
+        return Ok(None);
+    };
+    let Some(id) = store.id_at(&log, last)? else {
+        return Ok(None);
+    };
+    let entry = store.get(&id)?;
+    Ok(KeyEvent::from_signed(&entry).filter(|e| matches!(e.body, KeyBody::Rotate { .. })))
+}
+
+/// Write the secret and public key files of a key the group rotates to,
+/// under `group-keys/` (mode 0600 for the secret, never overwriting),
+/// sealed with `passphrase` as `init` seals the group key.
+fn write_rotated_key_files(
+    store: &Store,
+    key: &SigningKey,
+    passphrase: Option<&[u8]>,
+    now: OffsetDateTime,
+) -> Result<PathBuf, StoreError> {
+    let public = key.verifying_key();
+    let path = store.group_key_file(&public);
+    let dir = store.root().join(crate::store::GROUP_KEYS_DIR);
+    std::fs::create_dir_all(&dir).map_err(io_at(&dir))?;
+    let organisation = &store.meta().organisation;
+    let text = keys::seal_secret_key(key, organisation, now, passphrase).map_err(|source| {
+        StoreError::Key {
+            path: path.clone(),
+            source,
+        }
+    })?;
+    keys::write_private_file(&path, text.as_bytes()).map_err(io_at(&path))?;
+    let public_file = keys::PublicKeyFile {
+        key: public,
+        organisation: Some(organisation.clone()),
+        created: Some(now),
+    };
+    let public_path = path.with_extension("pub");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&public_path)
+        .map_err(io_at(&public_path))?;
+    use std::io::Write;
+    file.write_all(public_file.to_text().as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(io_at(&public_path))?;
+    crate::segment::sync_dir(&dir).map_err(io_at(&dir))?;
+    Ok(path)
+}
+
+/// Rotate the group key (FORMAT.md §9.6): make a new key, write its key
+/// files (sealed with `passphrase`, the current key's), sign a `key-rotate`
+/// naming it into the current key's log, sign that log's last checkpoint,
+/// and only then make the new key the store's group key. The old log is
+/// kept and takes no more appends; a new log begins with the new key.
+///
+/// `current` must be the store's group key. If the log already ends with a
+/// rotation whose key file is there (an interrupted rotation), that rotation
+/// is finished instead of starting another.
+pub fn rotate_group_key(
+    store: &mut Store,
+    current: &SigningKey,
+    reason: &str,
+    passphrase: Option<&[u8]>,
+    now: OffsetDateTime,
+) -> Result<Rotation, StoreError> {
+    if current.verifying_key() != *store.group_key() {
+        return Err(StoreError::Key {
+            path: store.group_key_file(store.group_key()),
+            source: keys::KeyError::PublicKeyMismatch,
+        });
+    }
+    let pending = match pending_rotation(store)? {
+        Some(KeyEvent {
+            entry,
+            body: KeyBody::Rotate { new_key, .. },
+            ..
+        }) => {
+            let path = store.group_key_file(&new_key);
+            let held = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| keys::secret_key_public_key(&t).ok());
+            (held == Some(new_key)).then_some((new_key, entry, path))
+        }
+        _ => None,
+    };
+    let (new_key, entry, key_file, resumed) = match pending {
+        Some((new_key, entry, path)) => (new_key, entry, path, true),
+        None => {
+            let new = keys::generate_signing_key().map_err(|source| StoreError::Key {
+                path: store.root().join(crate::store::GROUP_KEYS_DIR),
+                source,
+            })?;
+            // The key file first: an entry must never name a key whose
+            // secret was not kept.
+            let path = write_rotated_key_files(store, &new, passphrase, now)?;
+            let body = KeyBody::Rotate {
+                new_key: new.verifying_key(),
+                reason: reason.to_string(),
+            };
+            let signed = store.append_bodies(current, vec![Body::Key(body)], now)?;
+            (new.verifying_key(), signed[0].id, path, false)
+        }
+    };
+    // The old log's last checkpoint covers the rotation, so that every
+    // export of the old log carries it to partners.
+    let old_checkpoint = store.sign_checkpoint(current)?;
+    store.switch_group_key(new_key)?;
+    Ok(Rotation {
+        new_key,
+        entry,
+        old_checkpoint,
+        key_file,
+        resumed,
+    })
 }

@@ -34,6 +34,8 @@ use crate::FORMAT_VERSION;
 pub const STORE_FILE: &str = "store.json";
 pub const SECRET_KEY_FILE: &str = "group.key";
 pub const PUBLIC_KEY_FILE: &str = "group.pub";
+/// Key files of the keys the group rotated to (FORMAT.md §6.1, §9.6).
+pub const GROUP_KEYS_DIR: &str = "group-keys";
 pub const LOGS_DIR: &str = "logs";
 pub const SET_ASIDE_DIR: &str = "set-aside";
 pub const INDEX_DIR: &str = "index";
@@ -48,7 +50,8 @@ const INDEX_FORMAT: &[u8] = b"format";
 /// record lifecycle lacks it and is rebuilt on open).
 const ABOUT_MARK: &[u8] = b"about-index";
 
-/// The store's description, written once by `init` (FORMAT.md §6.1).
+/// The store's description, written by `init` and replaced (atomically) by
+/// a key rotation (FORMAT.md §6.1).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct StoreMeta {
@@ -57,6 +60,10 @@ pub struct StoreMeta {
     pub created: String,
     /// Hex public key of the group key; its log is this store's own log.
     pub group_key: String,
+    /// Hex public keys the group signed with before, oldest first (the
+    /// first is the key of `init`); their logs take no more appends.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub former_keys: Vec<String>,
 }
 
 /// Where an entry lives, as the index records it.
@@ -362,6 +369,7 @@ impl Store {
             organisation: options.organisation.to_string(),
             created,
             group_key: hex::encode(public.as_bytes()),
+            former_keys: Vec::new(),
         };
         let mut meta_text = serde_json::to_vec_pretty(&meta).unwrap_or_default();
         meta_text.push(b'\n');
@@ -427,6 +435,18 @@ impl Store {
                 message: "group_key is not a valid public key".into(),
             }
         })?;
+        for (i, former) in meta.former_keys.iter().enumerate() {
+            let valid = keys::parse_public_key_hex(former)
+                .is_some_and(|k| k != group_key && !meta.former_keys[..i].contains(former));
+            if !valid {
+                return Err(StoreError::BadStoreFile {
+                    path: meta_path.clone(),
+                    message: format!(
+                        "former_keys[{i}] is not a valid public key, or names a key twice"
+                    ),
+                });
+            }
+        }
         let lock = acquire_lock(root)?;
         let index_path = root.join(INDEX_DIR);
         if fresh_index {
@@ -949,9 +969,79 @@ impl Store {
         Ok(out)
     }
 
+    /// The group's earlier keys, oldest first (FORMAT.md §6.1).
+    pub fn former_keys(&self) -> Vec<VerifyingKey> {
+        // Checked when the store was opened.
+        self.meta
+            .former_keys
+            .iter()
+            .filter_map(|k| keys::parse_public_key_hex(k))
+            .collect()
+    }
+
+    /// Every key this group has signed its own log with: the current group
+    /// key first, then the former ones. Their logs are this store's, never
+    /// replicas.
+    pub fn own_keys(&self) -> Vec<VerifyingKey> {
+        let mut out = vec![self.group_key];
+        out.extend(self.former_keys());
+        out
+    }
+
+    /// The key `init` made: the group's root, named by `group.pub`.
+    pub fn root_key(&self) -> VerifyingKey {
+        self.former_keys()
+            .first()
+            .copied()
+            .unwrap_or(self.group_key)
+    }
+
+    /// Where the secret key file of one of the group's keys is: `group.key`
+    /// for the key of `init`, `group-keys/<hex>.key` for a key rotated to.
+    pub fn group_key_file(&self, key: &VerifyingKey) -> PathBuf {
+        if *key == self.root_key() {
+            self.root.join(SECRET_KEY_FILE)
+        } else {
+            self.root
+                .join(GROUP_KEYS_DIR)
+                .join(format!("{}.key", hex::encode(key.as_bytes())))
+        }
+    }
+
+    /// Make `new_key` the group key: the current key joins `former_keys`,
+    /// and `store.json` is replaced atomically (a temporary file, synced,
+    /// renamed over it, the directory synced). The caller has signed the
+    /// `key-rotate` entry into the current log and written the new key's
+    /// secret key file first (src/group_keys.rs).
+    pub fn switch_group_key(&mut self, new_key: VerifyingKey) -> Result<(), StoreError> {
+        if self.own_keys().contains(&new_key) {
+            return Err(StoreError::BadStoreFile {
+                path: self.root.join(STORE_FILE),
+                message: format!(
+                    "key {} has been this group's key already",
+                    keys::key_id(&new_key)
+                ),
+            });
+        }
+        let mut meta = self.meta.clone();
+        meta.former_keys.push(meta.group_key.clone());
+        meta.group_key = hex::encode(new_key.as_bytes());
+        let mut text = serde_json::to_vec_pretty(&meta).unwrap_or_default();
+        text.push(b'\n');
+        let path = self.root.join(STORE_FILE);
+        let tmp = self.root.join(format!("{STORE_FILE}.tmp"));
+        remove_file_if_present(&tmp)?;
+        write_new_synced(&tmp, &text)?;
+        fs::rename(&tmp, &path).map_err(io_at(&path))?;
+        sync_dir(&self.root).map_err(io_at(&self.root))?;
+        self.meta = meta;
+        self.group_key = new_key;
+        Ok(())
+    }
+
     /// Read the group's secret key, decrypting it with `passphrase`.
     pub fn signing_key(&self, passphrase: Option<&[u8]>) -> Result<SigningKey, StoreError> {
-        let path = self.root.join(SECRET_KEY_FILE);
+        let path = self.group_key_file(&self.group_key);
         let text = fs::read_to_string(&path).map_err(io_at(&path))?;
         let key = keys::open_secret_key(&text, passphrase).map_err(|source| StoreError::Key {
             path: path.clone(),
@@ -968,7 +1058,7 @@ impl Store {
 
     /// Whether the group's secret key file needs a passphrase.
     pub fn secret_key_is_encrypted(&self) -> Result<bool, StoreError> {
-        let path = self.root.join(SECRET_KEY_FILE);
+        let path = self.group_key_file(&self.group_key);
         let text = fs::read_to_string(&path).map_err(io_at(&path))?;
         keys::secret_key_is_encrypted(&text).map_err(|source| StoreError::Key { path, source })
     }
@@ -1513,6 +1603,14 @@ fn open_index(path: &Path) -> sled::Result<sled::Db> {
             "the index database failed while reading its damaged files".into(),
         ))
     })
+}
+
+fn remove_file_if_present(path: &Path) -> Result<(), StoreError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_at(path)(e)),
+    }
 }
 
 fn remove_dir_if_present(path: &Path) -> Result<(), StoreError> {

@@ -348,3 +348,196 @@ fn device_keys_sign_for_the_group_until_revoked() {
         "{report}"
     );
 }
+
+fn store_json(store: &TestStore) -> Value {
+    serde_json::from_slice(&std::fs::read(store.dir.join("store.json")).unwrap()).unwrap()
+}
+
+fn rotate(store: &TestStore, reason: &str) -> String {
+    let out = store.run(&["key", "rotate", "--reason", reason]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = stdout(&out).trim().to_string();
+    assert_eq!(id.len(), 16, "{id}");
+    id
+}
+
+fn segment_sizes(store: &TestStore) -> std::collections::BTreeMap<String, u64> {
+    std::fs::read_dir(store.dir.join("logs"))
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::metadata(&p).unwrap().len())
+        })
+        .collect()
+}
+
+#[test]
+fn key_rotation_moves_the_store_to_a_new_log_and_partners_follow() {
+    let a = TestStore::new();
+    let first = a.add("casualty", CASUALTY);
+    let b = partner_of(&a);
+    let out = b.run(&["import", export(&a, "before.bundle").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let root = store_json(&a)["group_key"].as_str().unwrap().to_string();
+    let group_key_file = std::fs::read(a.dir.join("group.key")).unwrap();
+    let new_id = rotate(&a, "yearly rotation");
+    let meta = store_json(&a);
+    let new_key = meta["group_key"].as_str().unwrap().to_string();
+    assert_ne!(new_key, root);
+    assert_eq!(meta["former_keys"], serde_json::json!([root.clone()]));
+    // The old key file is kept as it was; the new one is a new file, 0600.
+    assert_eq!(
+        std::fs::read(a.dir.join("group.key")).unwrap(),
+        group_key_file
+    );
+    let new_file = a.dir.join(format!("group-keys/{new_key}.key"));
+    let new_text = std::fs::read_to_string(&new_file).unwrap();
+    assert!(new_text.contains(&new_id), "{new_text}");
+    assert!(a.dir.join(format!("group-keys/{new_key}.pub")).exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&new_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let shown = stdout(&a.run(&["key", "show"]));
+    assert!(
+        shown.contains(&new_id) && shown.contains("former keys"),
+        "{shown}"
+    );
+
+    // New entries go to the new key's log; the old log takes no more.
+    let before = segment_sizes(&a);
+    let second = a.add("casualty", CASUALTY);
+    let shown: Value = serde_json::from_str(&stdout(&a.run(&["show", &second, "--json"]))).unwrap();
+    assert_eq!(shown["log"], new_key.as_str());
+    let after = segment_sizes(&a);
+    assert_eq!(
+        after[&format!("{root}.seg")],
+        before[&format!("{root}.seg")]
+    );
+    assert!(after.contains_key(&format!("{new_key}.seg")));
+    let out = a.run(&["audit"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    // A partner who trusts only the root verifies and imports the new
+    // key's entries: the bundle carries the rotation.
+    let bundle = export(&a, "after.bundle");
+    let out = b.run(&["verify", bundle.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("the group's new key (rotated to by entry"),
+        "{}",
+        stdout(&out)
+    );
+    let out = b.run(&["import", bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = stdout(&b.run(&["list"]));
+    assert!(
+        listed.contains(&first[..16]) && listed.contains(&second[..16]),
+        "{listed}"
+    );
+    let out = b.run(&["audit"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    // `key export` still hands out the root, which a new partner trusts.
+    let fresh = TestStore::new();
+    let root_pub = a._temp.path().join("root.pub");
+    let out = a.run(&["key", "export", "--out", root_pub.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(std::fs::read_to_string(&root_pub).unwrap().contains(&root));
+    let out = fresh.run(&["trust", "add", root_pub.to_str().unwrap(), "--name", "A"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = fresh.run(&["import", bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Nobody else does.
+    let stranger = TestStore::new();
+    let out = stranger.run(&["import", bundle.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+
+    // A second rotation chains from the first.
+    let third_id = rotate(&a, "laptop replaced");
+    assert_ne!(third_id, new_id);
+    assert_eq!(std::fs::read_to_string(&new_file).unwrap(), new_text);
+    let third = a.add("casualty", CASUALTY);
+    let out = b.run(&["import", export(&a, "third.bundle").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&b.run(&["list"])).contains(&third[..16]));
+}
+
+#[test]
+fn an_interrupted_rotation_is_finished_by_running_it_again() {
+    let a = TestStore::new();
+    a.add("casualty", CASUALTY);
+    let meta_before = std::fs::read(a.dir.join("store.json")).unwrap();
+    let new_id = rotate(&a, "scheduled");
+    // The state a crash between the signed entry and the switch of
+    // store.json leaves: the log ends with the rotation, the store still
+    // names the old key.
+    std::fs::write(a.dir.join("store.json"), &meta_before).unwrap();
+    let out = a.try_add("casualty", CASUALTY);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("sijill key rotate"),
+        "{}",
+        stderr(&out)
+    );
+    let out = a.run(&["key", "rotate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("finished the rotation"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out).trim(), new_id);
+    a.add("casualty", CASUALTY);
+    let out = a.run(&["audit"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
+fn a_rotated_key_is_sealed_with_the_group_passphrase() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("store");
+    let pass = "correct horse battery staple";
+    let run = |args: &[&str], passphrase: Option<&str>| {
+        let mut cmd = sijill(&dir);
+        if let Some(p) = passphrase {
+            cmd.env("SIJILL_PASSPHRASE", p);
+        }
+        cmd.args(args).output().unwrap()
+    };
+    let out = run(&["init", "--org", "Sealed Group"], Some(pass));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&["key", "rotate"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = run(&["key", "rotate"], Some("wrong horse"));
+    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run(&["key", "rotate"], Some(pass));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let meta: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("store.json")).unwrap()).unwrap();
+    let key = meta["group_key"].as_str().unwrap();
+    let text = std::fs::read_to_string(dir.join(format!("group-keys/{key}.key"))).unwrap();
+    assert!(text.contains("argon2id"), "{text}");
+    let out = run(&["key", "show"], None);
+    assert!(
+        stdout(&out).contains("encrypted with a passphrase"),
+        "{}",
+        stdout(&out)
+    );
+    let out = sijill(&dir)
+        .env("SIJILL_PASSPHRASE", pass)
+        .args(["add", "casualty", "--json", "-"])
+        .write_stdin(CASUALTY)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}

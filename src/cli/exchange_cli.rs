@@ -170,9 +170,15 @@ pub fn key_export(store_dir: &Path, out: &Path, force: bool) -> Result<u8, Failu
     eprintln!(
         "wrote the public key of {} (key id {}) to {}",
         escape(&store.meta().organisation),
-        keys::key_id(store.group_key()),
+        keys::key_id(&store.root_key()),
         out.display()
     );
+    if store.root_key() != *store.group_key() {
+        eprintln!(
+            "this is the group's root key; the store now signs with key {}, which partners who trust the root accept through the key-rotate entries its bundles carry",
+            keys::key_id(store.group_key())
+        );
+    }
     Ok(0)
 }
 
@@ -183,9 +189,9 @@ pub fn trust(store_dir: &Path, command: TrustCommand) -> Result<u8, Failure> {
     match command {
         TrustCommand::Add { file, name } => {
             let key_file = read_key_file(&file)?;
-            if key_file.key == *store.group_key() {
+            if store.own_keys().contains(&key_file.key) {
                 return Err(Failure::usage(
-                    "this is the store's own group key; it needs no trust",
+                    "this is one of the store's own group keys; it needs no trust",
                 ));
             }
             let added = trust.add(&name, &key_file).map_err(trust_failure)?;
@@ -311,10 +317,12 @@ pub fn verify(store_dir: Option<PathBuf>, args: VerifyArgs) -> Result<u8, Failur
     // itself needs only the file and keys.
     let mut named: Vec<(String, VerifyingKey)> = Vec::new();
     let mut own = None;
+    let mut own_keys = Vec::new();
     let mut held_events = Vec::new();
     if let Some(dir) = store_dir.filter(|d| d.join(STORE_FILE).exists()) {
         let store = open(&dir)?;
         own = Some(*store.group_key());
+        own_keys = store.own_keys();
         held_events = group_keys::store_key_events(&store)?;
         let trust = TrustStore::load(store.root()).map_err(trust_failure)?;
         named.extend(trust.named_keys());
@@ -378,7 +386,7 @@ pub fn verify(store_dir: Option<PathBuf>, args: VerifyArgs) -> Result<u8, Failur
     };
     // Keys trusted through a trusted group's key entries (FORMAT.md §9.6),
     // held or in the bundle, are named for what they are.
-    let roots: Vec<VerifyingKey> = own
+    let roots: Vec<VerifyingKey> = own_keys
         .iter()
         .chain(named.iter().map(|(_, k)| k))
         .copied()

@@ -1,4 +1,5 @@
-//! `sijill key add-device` and `sijill key revoke` (FORMAT.md §9.6).
+//! `sijill key add-device`, `sijill key revoke` and `sijill key rotate`
+//! (FORMAT.md §9.6).
 
 use std::path::Path;
 
@@ -89,7 +90,7 @@ pub fn revoke(
                 .location(entry)
                 .ok()
                 .flatten()
-                .is_some_and(|l| l.log == store.group_key().to_bytes())
+                .is_some_and(|l| store.own_keys().iter().any(|k| k.to_bytes() == l.log))
         })
         .collect();
     let wanted = key_text.trim().to_ascii_lowercase();
@@ -144,6 +145,49 @@ pub fn revoke(
         keys::key_id(key)
     );
     println!("{}", signed[0].id);
+    Ok(0)
+}
+
+/// Rotate the group key: a `key-rotate` entry signed by the current key
+/// names a new key, which the store signs with from then on, in a new log.
+pub fn rotate(dir: &Path, reason: Option<String>) -> Result<u8, Failure> {
+    let reason =
+        normalise_reason(reason)?.unwrap_or_else(|| "the group's key was rotated".to_string());
+    let mut store = open(dir)?;
+    // The new key is sealed as the current one is: with the same passphrase,
+    // or without one when the current key has none (as `key add-device`).
+    let (current, passphrase) = if store.secret_key_is_encrypted()? {
+        let p = read_passphrase(false)?;
+        (store.signing_key(Some(p.as_bytes()))?, Some(p))
+    } else {
+        (store.signing_key(None)?, None)
+    };
+    let old = *store.group_key();
+    let rotation = group_keys::rotate_group_key(
+        &mut store,
+        &current,
+        &reason,
+        passphrase.as_ref().map(|p| p.as_bytes()),
+        OffsetDateTime::now_utc(),
+    )?;
+    if rotation.resumed {
+        eprintln!("finished the rotation an interruption had left half done");
+    }
+    eprintln!(
+        "the group key is now {} (secret key in {}); entry {} in the log of {} names it, and that log's last checkpoint (size {}) covers it",
+        keys::key_id(&rotation.new_key),
+        rotation.key_file.display(),
+        rotation.entry,
+        keys::key_id(&old),
+        rotation.old_checkpoint.checkpoint.size
+    );
+    eprintln!(
+        "the log of {} is kept and takes no more entries; new entries go to the log of {}. Partners who trust {} accept the new key once they import a bundle that carries the rotation: export one for them",
+        keys::key_id(&old),
+        keys::key_id(&rotation.new_key),
+        keys::key_id(&store.root_key())
+    );
+    println!("{}", keys::key_id(&rotation.new_key));
     Ok(0)
 }
 

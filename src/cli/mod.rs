@@ -70,7 +70,7 @@ enum Command {
     Link(lifecycle::LinkArgs),
     /// Replay every log and report every broken property (exit 1 with findings)
     Audit(AuditArgs),
-    /// The group's keys: show, export, certify a device key, revoke one
+    /// The group's keys: show, export, certify a device key, revoke one, rotate the group key
     Key {
         #[command(subcommand)]
         command: KeyCommand,
@@ -244,6 +244,14 @@ enum KeyCommand {
         #[arg(long, value_name = "SIZE")]
         keep_up_to: Option<u64>,
     },
+    /// Make a new group key, named by a key-rotate entry signed by the
+    /// current one; the store signs with the new key from then on, in a new
+    /// log (the old log is kept). Prints the new key id
+    Rotate {
+        /// Why (written into the key-rotate entry)
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 pub fn run() -> ExitCode {
@@ -389,6 +397,9 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                     keep_up_to,
                 },
         } => keys_cli::revoke(&store_dir, &key, reason, keep_up_to),
+        Command::Key {
+            command: KeyCommand::Rotate { reason },
+        } => keys_cli::rotate(&store_dir, reason),
         Command::Export(args) => exchange_cli::export(&store_dir, args),
         Command::Import(args) => exchange_cli::import(&store_dir, args),
         Command::Cosign { file } => exchange_cli::cosign(&store_dir, &file),
@@ -515,6 +526,13 @@ fn read_passphrase(confirm: bool) -> Result<Zeroizing<String>, Failure> {
 
 /// The group's signing key, asking for the passphrase only if the key has one.
 fn signing_key(store: &Store) -> Result<keys::SigningKey, Failure> {
+    if let Some(rotation) = sijill::group_keys::pending_rotation(store)? {
+        return Err(Failure::usage(format!(
+            "the group's log ends with entry {}, a rotation to a new key, but the store was not switched to that key (the rotation was interrupted)",
+            rotation.entry
+        ))
+        .hint("run `sijill key rotate` to finish it; nothing is signed with the old key meanwhile"));
+    }
     if store.secret_key_is_encrypted()? {
         let passphrase = read_passphrase(false)?;
         Ok(store.signing_key(Some(passphrase.as_bytes()))?)

@@ -39,6 +39,11 @@ fn log_label(store: &Store, entry: &SignedEntry) -> String {
             "{id} ({}, this store's group key)",
             escape(&store.meta().organisation)
         )
+    } else if store.own_keys().contains(&entry.entry.log) {
+        format!(
+            "{id} ({}, this store's former group key)",
+            escape(&store.meta().organisation)
+        )
     } else {
         id.to_string()
     }
@@ -48,7 +53,7 @@ fn log_label(store: &Store, entry: &SignedEntry) -> String {
 /// store's or a trusted partner's.
 fn signer(store: &Store, trust: Option<&TrustStore>, log: &VerifyingKey) -> String {
     let id = keys::key_id(log);
-    if log == store.group_key() {
+    if store.own_keys().contains(log) {
         format!("{id} ({})", escape(&store.meta().organisation))
     } else if let Some(name) = trust.and_then(|t| t.name_of(log)) {
         format!("{id} ({}, trusted)", escape(name))
@@ -212,7 +217,7 @@ fn write_view_text(
 fn view_json(store: &Store, view: &RecordView, with_history: bool) -> Value {
     let trust = TrustStore::load(store.root()).ok();
     let name = |log: &VerifyingKey| -> Value {
-        if log == store.group_key() {
+        if store.own_keys().contains(log) {
             Value::String(store.meta().organisation.clone())
         } else {
             trust
@@ -278,7 +283,7 @@ pub fn show_text(
     writeln!(out, "kind         {}", e.kind)?;
     writeln!(out, "log          {}", log_label(store, entry))?;
     writeln!(out, "sequence     {}", e.seq)?;
-    if e.log != *store.group_key() {
+    if !store.own_keys().contains(&e.log) {
         match sijill::exchange::provenance(store, &e.log, e.seq) {
             Ok(Some(p)) => writeln!(
                 out,
@@ -369,7 +374,7 @@ pub fn show_json(
     with_history: bool,
 ) -> io::Result<()> {
     let mut value = entry_json(entry);
-    if entry.entry.log != *store.group_key() {
+    if !store.own_keys().contains(&entry.entry.log) {
         if let Ok(Some(p)) = sijill::exchange::provenance(store, &entry.entry.log, entry.entry.seq)
         {
             value["imported"] = serde_json::to_value(&p).unwrap_or_default();
@@ -519,10 +524,27 @@ pub fn key_show(out: &mut impl Write, store: &Store) -> io::Result<()> {
         Err(e) => format!("unreadable: {e}"),
     };
     writeln!(out, "secret key    {protection}")?;
+    let former = store.former_keys();
+    if !former.is_empty() {
+        let ids: Vec<String> = former.iter().map(|k| keys::key_id(k).to_string()).collect();
+        writeln!(
+            out,
+            "former keys   {} (rotated from, oldest first; their logs are kept and take no more entries)",
+            ids.join(", ")
+        )?;
+    }
     writeln!(
         out,
-        "public file   {}",
-        store.root().join(sijill::store::PUBLIC_KEY_FILE).display()
+        "public file   {}{}",
+        store.root().join(sijill::store::PUBLIC_KEY_FILE).display(),
+        if former.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (the root key {}: partners who trust it accept the keys it was rotated to)",
+                keys::key_id(&store.root_key())
+            )
+        }
     )
 }
 
