@@ -125,6 +125,27 @@ pub struct ExportSummary {
     pub bytes: u64,
     /// Per log: key, checkpoint size, entries carried, leaves withheld.
     pub logs: Vec<(VerifyingKey, u64, u64, u64)>,
+    /// Logs of revoked keys stopped at their revocation point.
+    pub stopped: Vec<StoppedLog>,
+}
+
+/// A log of a revoked key that an export stopped at its revocation point
+/// (FORMAT.md §9.6, §13.8): its entries from `keep_up_to` on do not verify,
+/// so they do not travel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoppedLog {
+    pub key: VerifyingKey,
+    /// Where the revocation stops the log.
+    pub keep_up_to: u64,
+    /// The entries of the log this store holds.
+    pub held: u64,
+    /// The size of the checkpoint the log was exported at: the newest held
+    /// one at or before `keep_up_to`. `None`: there is none, and the log was
+    /// left out.
+    pub exported: Option<u64>,
+    /// The `key-revoke` entry and its reason.
+    pub revocation: EntryId,
+    pub reason: String,
 }
 
 /// How an entry leaves the store.
@@ -198,7 +219,7 @@ fn export_checkpoint(
     key: &SigningKey,
     log: &[u8; 32],
 ) -> Result<Option<SignedCheckpoint>, ExchangeError> {
-    let mut signed = if *log == key.verifying_key().to_bytes() {
+    let signed = if *log == key.verifying_key().to_bytes() {
         store.sign_checkpoint(key)?
     } else {
         let size = store.log_state(log)?.size;
@@ -212,6 +233,17 @@ fn export_checkpoint(
             None => return Ok(None),
         }
     };
+    Ok(Some(with_cosignatures(store, key, log, signed)?))
+}
+
+/// `signed` with every cosignature held for the same checkpoint body,
+/// keeping only signature lines that verify with a key this store knows.
+fn with_cosignatures(
+    store: &Store,
+    key: &SigningKey,
+    log: &[u8; 32],
+    mut signed: SignedCheckpoint,
+) -> Result<SignedCheckpoint, ExchangeError> {
     // Gather the cosignatures held for the same checkpoint body, keeping only
     // lines that verify with a key this store knows.
     for held in store.checkpoints(log)? {
@@ -229,7 +261,26 @@ fn export_checkpoint(
         .map(|t| cosigner_keys(&t))
         .unwrap_or_default();
     cosigners.push((cosigner_name(&key.verifying_key()), key.verifying_key()));
-    Ok(Some(signed.verified_only(&log_key, &cosigners)))
+    Ok(signed.verified_only(&log_key, &cosigners))
+}
+
+/// The newest checkpoint held for `log` of at most `limit` entries, with
+/// every cosignature held for it: where an export stops a revoked log.
+fn export_checkpoint_at_most(
+    store: &mut Store,
+    key: &SigningKey,
+    log: &[u8; 32],
+    limit: u64,
+) -> Result<Option<SignedCheckpoint>, ExchangeError> {
+    let newest = store
+        .checkpoints(log)?
+        .into_iter()
+        .filter(|c| c.signed.checkpoint.size <= limit)
+        .max_by_key(|c| c.signed.checkpoint.size);
+    match newest {
+        Some(c) => Ok(Some(with_cosignatures(store, key, log, c.signed)?)),
+        None => Ok(None),
+    }
 }
 
 /// Write a bundle of the store's logs to `out_path` (via a temporary file
@@ -267,8 +318,38 @@ pub fn export(
             logs
         }
     };
+    // A revoked key's entries from its revocation point on do not verify
+    // (§9.6): its log is exported at the newest checkpoint at or before that
+    // point, and the rest stays home.
+    let roots: Vec<VerifyingKey> = TrustStore::load(store.root())
+        .map(|t| t.keys().iter().filter_map(|k| k.verifying_key()).collect())
+        .unwrap_or_default();
+    let group_trust = group_keys::store_trust(store, &roots, &[])?;
+    let mut stopped = Vec::new();
     for log in logs {
-        if let Some(cp) = export_checkpoint(store, key, &log)? {
+        let log_key = VerifyingKey::from_bytes(&log)
+            .map_err(|_| StoreError::IndexDamaged("a log key is not a public key".into()))?;
+        let Some(r) = group_trust.revocation(&log_key).cloned() else {
+            if let Some(cp) = export_checkpoint(store, key, &log)? {
+                plan.push((log, cp));
+            }
+            continue;
+        };
+        let held = store.log_state(&log)?.size;
+        let limit = r.keep_up_to.min(held);
+        let cp = export_checkpoint_at_most(store, key, &log, limit)?;
+        let exported = cp.as_ref().map(|c| c.checkpoint.size);
+        if exported.unwrap_or(0) < held {
+            stopped.push(StoppedLog {
+                key: log_key,
+                keep_up_to: r.keep_up_to,
+                held,
+                exported,
+                revocation: r.entry,
+                reason: r.reason.clone(),
+            });
+        }
+        if let Some(cp) = cp {
             plan.push((log, cp));
         }
     }
@@ -282,6 +363,16 @@ pub fn export(
             )));
         };
         let old_size = old.checkpoint.size;
+        if let Some(s) = stopped.iter().find(|s| s.key == *log_key) {
+            if old_size > new.checkpoint.size {
+                return Err(ExchangeError::Refused(format!(
+                    "log {} is revoked from seq {} (entry {}): the partner's checkpoint of size {old_size} is past what may still travel, so nothing is new for it",
+                    keys::key_id(log_key),
+                    s.keep_up_to,
+                    s.revocation
+                )));
+            }
+        }
         if old_size > new.checkpoint.size || store.root_at(&log, old_size)? != old.checkpoint.root {
             return Err(ExchangeError::Refused(format!(
                 "the checkpoint given with --since (size {old_size}) is not one of this log's history; a partner holding it holds another history"
@@ -400,6 +491,7 @@ pub fn export(
             digest,
             bytes: bytes + 104,
             logs: summary_logs,
+            stopped: stopped.clone(),
         })
     })();
     match result {

@@ -541,3 +541,90 @@ fn a_rotated_key_is_sealed_with_the_group_passphrase() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+#[test]
+fn an_export_stops_a_revoked_log_at_its_revocation_point() {
+    let a = TestStore::new();
+    let out = a.run(&["key", "add-device", "--name", "laptop-1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let device_id = stdout(&out).trim().to_string();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let out = add_as(&a, "laptop-1");
+        assert!(out.status.success(), "{}", stderr(&out));
+        ids.push(stdout(&out).trim().to_string());
+    }
+    // The laptop was seized after its first entry.
+    let out = a.run(&[
+        "key",
+        "revoke",
+        &device_id,
+        "--keep-up-to",
+        "1",
+        "--reason",
+        "seized",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let revocation = stdout(&out).trim().to_string();
+    let path = a._temp.path().join("stopped.bundle");
+    let out = a.run(&["export", "--out", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = stderr(&out);
+    assert!(
+        said.contains(&format!(
+            "log {device_id} was revoked by entry {revocation}"
+        )) && said.contains("exported up to its checkpoint of size 1")
+            && said.contains("its entries 1 to 2 do not travel"),
+        "{said}"
+    );
+    // The partner verifies and imports what precedes the revocation point.
+    let b = partner_of(&a);
+    let out = b.run(&["verify", path.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let out = b.run(&["import", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = stdout(&b.run(&["list"]));
+    assert!(listed.contains(&ids[0][..16]), "{listed}");
+    assert!(
+        !listed.contains(&ids[1][..16]) && !listed.contains(&ids[2][..16]),
+        "{listed}"
+    );
+    let out = b.run(&["audit"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    // Revoked from its first entry: the log stays home whole.
+    let out = a.run(&["key", "add-device", "--name", "laptop-2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let second = stdout(&out).trim().to_string();
+    let out = add_as(&a, "laptop-2");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lost = stdout(&out).trim().to_string();
+    let out = a.run(&[
+        "key",
+        "revoke",
+        &second,
+        "--keep-up-to",
+        "0",
+        "--reason",
+        "lost",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let path = a._temp.path().join("stopped2.bundle");
+    let out = a.run(&["export", "--out", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("log {second} was revoked"))
+            && stderr(&out).contains("left out"),
+        "{}",
+        stderr(&out)
+    );
+    let out = b.run(&["import", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&b.run(&["list"])).contains(&lost[..16]));
+}

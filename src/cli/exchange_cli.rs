@@ -282,6 +282,30 @@ pub fn export(store_dir: &Path, args: ExportArgs) -> Result<u8, Failure> {
     if summary.logs.iter().any(|l| l.3 > 0) {
         eprintln!("  withheld: internal records, and records with sensitive fields unless --include-sensitive; only their Merkle leaves are carried, so the log still verifies");
     }
+    for s in &summary.stopped {
+        let revoked = format!(
+            "log {} was revoked by entry {} (reason: {}) from seq {}",
+            keys::key_id(&s.key),
+            s.revocation,
+            escape(&s.reason),
+            s.keep_up_to
+        );
+        match s.exported {
+            Some(size) => eprintln!(
+                "  {revoked}: exported up to its checkpoint of size {size}; its entries {size} to {} do not travel{}",
+                s.held - 1,
+                if size < s.keep_up_to.min(s.held) {
+                    " (those before the revocation point are covered by no checkpoint of that key)"
+                } else {
+                    ""
+                }
+            ),
+            None => eprintln!(
+                "  {revoked}: left out, as no checkpoint of that key at or before the revocation point is held; its {} entries do not travel",
+                s.held
+            ),
+        }
+    }
     Ok(0)
 }
 
