@@ -9,7 +9,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::entry::{decode_entry, parse_signature, verify_signature, EntryError, EntryId};
+use crate::entry::{
+    decode_entry, parse_signature, verify_signature, EntryError, EntryId, EntryKind,
+};
 use crate::keys::{self, VerifyingKey};
 use crate::merkle::{self, Frontier};
 use crate::segment::{ScanItem, SegmentError, SegmentReader};
@@ -58,6 +60,9 @@ pub enum Property {
     /// An entry of a revoked key at or past its revocation point
     /// (FORMAT.md §9.6).
     RevokedKey,
+    /// An entry about a record whose target is not an entry the store
+    /// holds, or not of the kind it must name (FORMAT.md §7.2).
+    Target,
 }
 
 impl Property {
@@ -77,6 +82,7 @@ impl Property {
             Property::Checkpoint => "checkpoint",
             Property::Evidence => "evidence",
             Property::RevokedKey => "revoked-key",
+            Property::Target => "target",
         }
     }
 }
@@ -121,6 +127,10 @@ pub struct AuditReport {
     /// Frames whose position the index records (matching or not).
     #[serde(skip)]
     entries_indexed_in_segments: u64,
+    /// Entries about a record whose target did not resolve, judged once
+    /// every log has been read.
+    #[serde(skip)]
+    unresolved: Vec<Unresolved>,
     pub findings: Vec<Finding>,
 }
 
@@ -148,6 +158,7 @@ pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
         entries_checked: 0,
         withheld: 0,
         entries_indexed_in_segments: 0,
+        unresolved: Vec::new(),
         findings: Vec::new(),
     };
     let segments = store.segment_files()?;
@@ -195,6 +206,7 @@ pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
         });
     }
     revoked_entries(store, &mut report)?;
+    dangling_targets(store, &mut report);
     for path in store.set_aside_files()? {
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         // Set-aside files are named <log hex>.<offset>.<time>.<n>.torn.
@@ -245,6 +257,129 @@ fn revoked_entries(store: &Store, report: &mut AuditReport) -> Result<(), StoreE
         }
     }
     Ok(())
+}
+
+/// An entry about a record (FORMAT.md §4.2) whose target is not held, or
+/// held but of another kind than it must name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Unresolved {
+    log: [u8; 32],
+    seq: u64,
+    offset: u64,
+    entry: EntryId,
+    kind: EntryKind,
+    /// The member that names the target: `target`, `records` or `link`.
+    member: &'static str,
+    target: EntryId,
+    /// The kind of the target when the store holds it.
+    found: Option<EntryKind>,
+}
+
+/// The kinds an entry about a record may name, by its kind, and the member
+/// that names them.
+fn target_rule(kind: EntryKind) -> (&'static str, &'static [EntryKind], &'static str) {
+    const RECORD: &[EntryKind] = &[EntryKind::Casualty, EntryKind::Missing];
+    match kind {
+        EntryKind::StatusChange => ("target", &[EntryKind::Missing], "a missing-person record"),
+        EntryKind::SamePersonLink => ("records", RECORD, "a record"),
+        EntryKind::SamePersonUnlink => (
+            "link",
+            &[EntryKind::SamePersonLink],
+            "a same-person-link entry",
+        ),
+        _ => ("target", RECORD, "a record"),
+    }
+}
+
+/// Check the targets of one decoded entry against the index (whose
+/// agreement with the segments the rest of the audit checks).
+fn check_targets(
+    store: &Store,
+    log: &[u8; 32],
+    offset: u64,
+    id: EntryId,
+    decoded: &crate::entry::Entry,
+    report: &mut AuditReport,
+) -> Result<(), StoreError> {
+    let Some(body) = decoded.lifecycle_body() else {
+        return Ok(());
+    };
+    let (member, kinds, _) = target_rule(decoded.kind);
+    for target in body.targets() {
+        let found = store.location(&target)?.map(|l| l.kind);
+        if found.is_some_and(|k| kinds.contains(&k)) {
+            continue;
+        }
+        report.unresolved.push(Unresolved {
+            log: *log,
+            seq: decoded.seq,
+            offset,
+            entry: id,
+            kind: decoded.kind,
+            member,
+            target,
+            found,
+        });
+    }
+    Ok(())
+}
+
+/// Findings for the targets that did not resolve. A target of another kind
+/// is an error. A target the store does not hold is an error for an entry
+/// this store wrote (its commands refuse to name an entry they do not hold);
+/// for an entry an import brought, the target may sit in a log not imported
+/// here (a warning), or be one of the leaves withheld in the store's
+/// replicas, which an entry id cannot be matched with (no finding).
+fn dangling_targets(store: &Store, report: &mut AuditReport) {
+    if report.unresolved.is_empty() {
+        return;
+    }
+    let imports = crate::exchange::imports(store).unwrap_or_default();
+    let own = store.own_keys();
+    let imported = |log: &[u8; 32], seq: u64| {
+        let hex_log = hex::encode(log);
+        !own.iter().any(|k| k.as_bytes() == log)
+            && imports.iter().any(|r| {
+                r.logs
+                    .iter()
+                    .any(|l| l.log == hex_log && (l.from..l.to).contains(&seq))
+            })
+    };
+    let withheld_held = report.withheld > 0;
+    for u in std::mem::take(&mut report.unresolved) {
+        let (_, _, wanted) = target_rule(u.kind);
+        let (severity, message) = match u.found {
+            Some(kind) => (
+                Severity::Error,
+                format!(
+                    "this {} names {} in `{}`, which is a {kind} entry, not {wanted}",
+                    u.kind, u.target, u.member
+                ),
+            ),
+            None if !imported(&u.log, u.seq) => (
+                Severity::Error,
+                format!(
+                    "this {} names {} in `{}`, but the store holds no such entry",
+                    u.kind, u.target, u.member
+                ),
+            ),
+            None if withheld_held => continue,
+            None => (
+                Severity::Warning,
+                format!(
+                    "this {} (brought by an import) names {} in `{}`, which the store does not hold: its log was not imported here",
+                    u.kind, u.target, u.member
+                ),
+            ),
+        };
+        report.findings.push(Finding {
+            seq: Some(u.seq),
+            entry: Some(u.entry.to_hex()),
+            offset: Some(u.offset),
+            message,
+            ..finding(severity, Property::Target, &u.log)
+        });
+    }
 }
 
 /// A finding about the store as a whole rather than one log.
@@ -408,6 +543,7 @@ fn audit_log(
                     }
                 };
                 let seq = decoded.seq;
+                check_targets(store, log, offset, id, &decoded, report)?;
                 let mut ok = true;
                 if decoded.log.as_bytes() != log {
                     ok = false;

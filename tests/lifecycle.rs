@@ -426,3 +426,175 @@ fn counts_respect_retractions_and_same_person_links() {
     let csv = std::fs::read_to_string(&out_path).unwrap();
     assert!(!csv.contains(&c[..16]) && csv.contains(&a[..16]), "{csv}");
 }
+
+/// Sign `bodies` into the group's log through the library, as no command
+/// would: the commands refuse to name an entry the store does not hold.
+fn append_crafted(store: &TestStore, bodies: Vec<sijill::lifecycle::Lifecycle>) -> Vec<String> {
+    use sijill::entry::Body;
+    let mut s = sijill::store::Store::open(&store.dir).unwrap();
+    let key = s.signing_key(None).unwrap();
+    let signed = s
+        .append_bodies(
+            &key,
+            bodies.into_iter().map(Body::Lifecycle).collect(),
+            time::OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+    signed.iter().map(|e| e.id.to_hex()).collect()
+}
+
+fn target_findings(store: &TestStore) -> (Option<i32>, Vec<Value>) {
+    let out = store.run(&["audit", "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["property"] == "target")
+        .cloned()
+        .collect();
+    (out.status.code(), findings)
+}
+
+#[test]
+fn audit_reports_entries_about_records_the_store_does_not_hold() {
+    use sijill::entry::EntryId;
+    use sijill::lifecycle::{Lifecycle, Retraction, SamePersonUnlink, StatusChange};
+    let a = TestStore::new();
+    let casualty = a.add("casualty", CASUALTY);
+    let missing = a.add("missing", MISSING);
+    ok(&a, &["status", &missing, "released", "--reason", "family"]);
+    ok(
+        &a,
+        &[
+            "link",
+            &casualty,
+            &missing,
+            "--same-person",
+            "--certainty",
+            "possible",
+            "--reason",
+            "r",
+        ],
+    );
+    let (code, found) = target_findings(&a);
+    assert_eq!((code, found.len()), (Some(0), 0), "{found:?}");
+
+    let nowhere = EntryId([7; 32]);
+    let casualty_id = EntryId::from_hex(&casualty).unwrap();
+    let ids = append_crafted(
+        &a,
+        vec![
+            Lifecycle::Retraction(Retraction {
+                target: nowhere,
+                reason: "crafted".into(),
+            }),
+            Lifecycle::StatusChange(StatusChange {
+                target: casualty_id,
+                status: sijill::record::MissingStatus::FoundDead,
+                date: None,
+                reason: "crafted".into(),
+            }),
+            Lifecycle::SamePersonUnlink(SamePersonUnlink {
+                link: casualty_id,
+                reason: "crafted".into(),
+            }),
+        ],
+    );
+    let (code, found) = target_findings(&a);
+    assert_eq!(code, Some(1), "{found:?}");
+    assert_eq!(found.len(), 3, "{found:?}");
+    for (f, (id, seq, needle)) in found.iter().zip([
+        (
+            &ids[0],
+            4,
+            format!(
+                "names {} in `target`, but the store holds no such entry",
+                nowhere
+            ),
+        ),
+        (&ids[1], 5, "not a missing-person record".to_string()),
+        (
+            &ids[2],
+            6,
+            "in `link`, which is a casualty entry, not a same-person-link entry".to_string(),
+        ),
+    ]) {
+        assert_eq!(f["severity"], "error", "{f}");
+        assert_eq!(f["entry"], id.as_str(), "{f}");
+        assert_eq!(f["seq"], seq, "{f}");
+        assert!(f["message"].as_str().unwrap().contains(&needle), "{f}");
+    }
+
+    // A partner that imports the retraction does not hold its target
+    // either: a warning, since the entry came from another group's log (and
+    // no leaf was withheld from the partner, so it cannot be one of those).
+    let b = TestStore::new();
+    let a_pub = a._temp.path().join("a.pub");
+    assert!(a
+        .run(&["key", "export", "--out", a_pub.to_str().unwrap()])
+        .status
+        .success());
+    assert!(b
+        .run(&["trust", "add", a_pub.to_str().unwrap(), "--name", "A"])
+        .status
+        .success());
+    let bundle = a._temp.path().join("a.bundle");
+    let out = a.run(&[
+        "export",
+        "--out",
+        bundle.to_str().unwrap(),
+        "--include-sensitive",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = b.run(&["import", bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (code, found) = target_findings(&b);
+    assert_eq!(code, Some(1), "{found:?}"); // the two of the wrong kind
+    let warnings: Vec<&Value> = found
+        .iter()
+        .filter(|f| f["severity"] == "warning")
+        .collect();
+    assert_eq!(warnings.len(), 1, "{found:?}");
+    assert_eq!(warnings[0]["entry"], ids[0].as_str());
+}
+
+#[test]
+fn a_target_that_may_be_a_withheld_leaf_is_not_a_finding() {
+    use sijill::entry::EntryId;
+    use sijill::lifecycle::{Lifecycle, Retraction};
+    let a = TestStore::new();
+    // The missing record holds a contact: it travels as its leaf alone.
+    a.add("missing", MISSING);
+    append_crafted(
+        &a,
+        vec![Lifecycle::Retraction(Retraction {
+            target: EntryId([9; 32]),
+            reason: "crafted".into(),
+        })],
+    );
+    let b = TestStore::new();
+    let a_pub = a._temp.path().join("a.pub");
+    assert!(a
+        .run(&["key", "export", "--out", a_pub.to_str().unwrap()])
+        .status
+        .success());
+    assert!(b
+        .run(&["trust", "add", a_pub.to_str().unwrap(), "--name", "A"])
+        .status
+        .success());
+    let bundle = a._temp.path().join("a.bundle");
+    assert!(a
+        .run(&["export", "--out", bundle.to_str().unwrap()])
+        .status
+        .success());
+    assert!(b
+        .run(&["import", bundle.to_str().unwrap()])
+        .status
+        .success());
+    let (code, found) = target_findings(&b);
+    assert_eq!((code, found.len()), (Some(0), 0), "{found:?}");
+    // In the store that wrote it, it is an error.
+    let (code, found) = target_findings(&a);
+    assert_eq!((code, found.len()), (Some(1), 1), "{found:?}");
+}
