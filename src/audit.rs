@@ -186,12 +186,20 @@ pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
     }
     let own = store.group_key().to_bytes();
     for p in crate::evidence_files::verify(store)?.problems {
+        let location = match p.record {
+            Some(record) => store.location(&record)?,
+            None => None,
+        };
         report.findings.push(match p.record {
             Some(record) => Finding {
                 entry: Some(record.to_hex()),
-                seq: store.location(&record)?.map(|l| l.seq),
+                seq: location.map(|l| l.seq),
                 message: format!("evidence[{}]: {}", p.index.unwrap_or(0), p.message),
-                ..finding(Severity::Error, Property::Evidence, &own)
+                ..finding(
+                    Severity::Error,
+                    Property::Evidence,
+                    &location.map_or(own, |l| l.log),
+                )
             },
             None => store_finding(
                 Severity::Error,
@@ -334,17 +342,8 @@ fn dangling_targets(store: &Store, report: &mut AuditReport) {
     if report.unresolved.is_empty() {
         return;
     }
-    let imports = crate::exchange::imports(store).unwrap_or_default();
-    let own = store.own_keys();
-    let imported = |log: &[u8; 32], seq: u64| {
-        let hex_log = hex::encode(log);
-        !own.iter().any(|k| k.as_bytes() == log)
-            && imports.iter().any(|r| {
-                r.logs
-                    .iter()
-                    .any(|l| l.log == hex_log && (l.from..l.to).contains(&seq))
-            })
-    };
+    let ranges = crate::exchange::ImportedRanges::load(store);
+    let imported = |log: &[u8; 32], seq: u64| ranges.covers(log, seq);
     let withheld_held = report.withheld > 0;
     for u in std::mem::take(&mut report.unresolved) {
         let (_, _, wanted) = target_rule(u.kind);

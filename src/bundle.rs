@@ -5,7 +5,9 @@
 //! ends with the exporter's signature over a digest of everything before it.
 //! It is written and read as a stream of length-prefixed sections, so that
 //! verifying a bundle of millions of entries takes memory bounded by the
-//! largest section, not by the bundle. Verification needs only the bytes and
+//! largest section, not by the bundle. Evidence files, when they travel,
+//! follow the logs as a `FILE` section and chunks of at most 1 MiB, each
+//! file checked against its BLAKE3 digest and size as it streams past. Verification needs only the bytes and
 //! public keys, and stops at the first broken property with its exact place.
 
 // Errors carry their full location (offset, section, log, seq, entry); they
@@ -49,6 +51,13 @@ pub const TAG_LOG: [u8; 4] = *b"LOG ";
 pub const TAG_ENTRY: [u8; 4] = *b"ENTR";
 pub const TAG_WITHHELD: [u8; 4] = *b"WHLD";
 pub const TAG_END: [u8; 4] = *b"END ";
+/// An evidence file: its plain BLAKE3 digest and size (FORMAT.md §13.11).
+pub const TAG_FILE: [u8; 4] = *b"FILE";
+/// A chunk of an evidence file's content.
+pub const TAG_DATA: [u8; 4] = *b"DATA";
+/// Every DATA section of a file holds this many bytes, except its last,
+/// which holds the rest.
+pub const DATA_CHUNK: usize = 1024 * 1024;
 
 /// What a bundle covers of each log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,6 +189,34 @@ impl<W: Write> BundleWriter<W> {
         self.section(TAG_WITHHELD, &payload)
     }
 
+    /// An evidence file after the logs: a FILE section naming `digest` and
+    /// `size`, then `size` bytes read from `content` in DATA sections of
+    /// [`DATA_CHUNK`] bytes (the last holds the rest). Returns the BLAKE3
+    /// digest of the bytes written, which the caller compares with `digest`
+    /// (a bundle whose content does not match is refused by every verifier).
+    /// Files go in ascending order of digest, each once.
+    pub fn file(
+        &mut self,
+        digest: &[u8; 32],
+        size: u64,
+        content: &mut impl Read,
+    ) -> io::Result<[u8; 32]> {
+        let mut payload = digest.to_vec();
+        payload.extend_from_slice(&size.to_be_bytes());
+        self.section(TAG_FILE, &payload)?;
+        let mut hasher = blake3::Hasher::new();
+        let mut remaining = size;
+        let mut chunk = vec![0u8; DATA_CHUNK.min(usize::try_from(size).unwrap_or(usize::MAX))];
+        while remaining > 0 {
+            let n = DATA_CHUNK.min(remaining as usize);
+            content.read_exact(&mut chunk[..n])?;
+            hasher.update(&chunk[..n]);
+            self.section(TAG_DATA, &chunk[..n])?;
+            remaining -= n as u64;
+        }
+        Ok(*hasher.finalize().as_bytes())
+    }
+
     /// Sign the digest of everything written and close the bundle.
     pub fn finish(mut self, exporter: &SigningKey) -> io::Result<(W, [u8; 32])> {
         let digest = *self.hasher.finalize().as_bytes();
@@ -231,6 +268,9 @@ pub enum BundleProblem {
     MerkleRoot,
     /// The exporter's digest or signature over the bundle.
     BundleSignature,
+    /// An evidence file whose content does not have the digest its FILE
+    /// section names.
+    Evidence,
     /// Bytes after the end.
     TrailingBytes,
     /// The consumer of verified entries (an import) refused them.
@@ -252,6 +292,7 @@ impl BundleProblem {
             BundleProblem::Proof => "proof",
             BundleProblem::MerkleRoot => "merkle-root",
             BundleProblem::BundleSignature => "bundle-signature",
+            BundleProblem::Evidence => "evidence",
             BundleProblem::TrailingBytes => "trailing-bytes",
             BundleProblem::Rejected => "rejected",
         }
@@ -328,6 +369,10 @@ pub struct BundleReport {
     pub digest: [u8; 32],
     pub logs: Vec<LogReport>,
     pub bytes: u64,
+    /// Evidence files carried, each checked against its digest and size.
+    pub files: u64,
+    /// Their bytes, together.
+    pub file_bytes: u64,
 }
 
 /// One verified item, handed to the caller as soon as its signature holds.
@@ -347,6 +392,33 @@ pub enum Verified<'a> {
         seq: u64,
         leaf: &'a Hash,
     },
+    /// An evidence file begins: its digest and size, as its FILE section
+    /// states them. Its content follows in `FileData`, and `FileEnd` comes
+    /// only once the content has been found to have that digest and size.
+    File {
+        digest: &'a [u8; 32],
+        size: u64,
+    },
+    FileData {
+        digest: &'a [u8; 32],
+        bytes: &'a [u8],
+    },
+    FileEnd {
+        digest: &'a [u8; 32],
+        size: u64,
+    },
+}
+
+/// Where the reader is inside an evidence file.
+struct FileCursor {
+    digest: [u8; 32],
+    size: u64,
+    /// Content bytes still to come.
+    remaining: u64,
+    hasher: blake3::Hasher,
+    /// The FILE section: where a digest mismatch is reported.
+    offset: u64,
+    section: u64,
 }
 
 /// Counts the bytes read, for offsets and progress.
@@ -439,6 +511,9 @@ pub fn verify<R: Read>(
     let mut header: Option<(BundleHeader, VerifyingKey)> = None;
     let mut cursor: Option<LogCursor> = None;
     let mut done_logs: Vec<LogReport> = Vec::new();
+    let mut file: Option<FileCursor> = None;
+    let mut last_file: Option<[u8; 32]> = None;
+    let (mut files, mut file_bytes) = (0u64, 0u64);
     let mut section_no: u64 = 0;
     loop {
         let offset = reader.read;
@@ -474,6 +549,8 @@ pub fn verify<R: Read>(
             TAG_ENTRY => 4 + crate::entry::MAX_ENTRY_BYTES + SIGNATURE_LEN + 64 * 32,
             TAG_WITHHELD => 40,
             TAG_END => 96,
+            TAG_FILE => 40,
+            TAG_DATA => DATA_CHUNK,
             _ => {
                 return Err(at(
                     BundleProblem::Structure,
@@ -516,8 +593,10 @@ pub fn verify<R: Read>(
             (Some((h, _)), false) => {
                 if (done_logs.len() as u64 + cursor.is_some() as u64) < h.logs {
                     &[TAG_LOG]
+                } else if file.is_some() {
+                    &[TAG_DATA]
                 } else {
-                    &[TAG_END]
+                    &[TAG_FILE, TAG_END]
                 }
             }
         };
@@ -662,6 +741,78 @@ pub fn verify<R: Read>(
                     finish_log(c, sink).map_err(|e| e.located(offset, section_no, &tag))?;
                 }
             }
+            TAG_FILE => {
+                if let Some(done) = cursor.take() {
+                    done_logs.push(done.report);
+                }
+                if payload.len() != 40 {
+                    return Err(at(
+                        BundleProblem::Structure,
+                        format!("a FILE section is 40 bytes, not {}", payload.len()),
+                        &tag,
+                    ));
+                }
+                let digest: [u8; 32] = payload[..32].try_into().unwrap_or([0; 32]);
+                let size = u64::from_be_bytes(payload[32..].try_into().unwrap_or([0; 8]));
+                if last_file.is_some_and(|last| digest <= last) {
+                    return Err(at(
+                        BundleProblem::Structure,
+                        format!(
+                            "evidence file {} does not follow {} in ascending order of digest (files repeated or out of order)",
+                            hex::encode(digest),
+                            hex::encode(last_file.unwrap_or_default())
+                        ),
+                        &tag,
+                    ));
+                }
+                last_file = Some(digest);
+                sink(Verified::File {
+                    digest: &digest,
+                    size,
+                })
+                .map_err(|m| at(BundleProblem::Rejected, m, &tag))?;
+                let opened = FileCursor {
+                    digest,
+                    size,
+                    remaining: size,
+                    hasher: blake3::Hasher::new(),
+                    offset,
+                    section: section_no,
+                };
+                if size == 0 {
+                    finish_file(opened, sink, &mut files)?;
+                } else {
+                    file = Some(opened);
+                }
+            }
+            TAG_DATA => {
+                let f = file.as_mut().expect("DATA comes only inside a file");
+                let want = DATA_CHUNK.min(usize::try_from(f.remaining).unwrap_or(usize::MAX));
+                if payload.len() != want {
+                    return Err(at(
+                        BundleProblem::Structure,
+                        format!(
+                            "a DATA section of {} bytes where {want} were expected: evidence file {} of {} bytes is carried in chunks of {DATA_CHUNK} bytes, the last holding the rest",
+                            payload.len(),
+                            hex::encode(f.digest),
+                            f.size
+                        ),
+                        &tag,
+                    ));
+                }
+                f.hasher.update(&payload);
+                f.remaining -= payload.len() as u64;
+                sink(Verified::FileData {
+                    digest: &f.digest,
+                    bytes: &payload,
+                })
+                .map_err(|m| at(BundleProblem::Rejected, m, &tag))?;
+                if f.remaining == 0 {
+                    let done = file.take().expect("set above");
+                    file_bytes += done.size;
+                    finish_file(done, sink, &mut files)?;
+                }
+            }
             TAG_END => {
                 if let Some(done) = cursor.take() {
                     done_logs.push(done.report);
@@ -715,12 +866,58 @@ pub fn verify<R: Read>(
                     digest,
                     logs: done_logs,
                     bytes: reader.read,
+                    files,
+                    file_bytes,
                 });
             }
             _ => unreachable!("tags are checked above"),
         }
         section_no += 1;
     }
+}
+
+/// After a file's last byte: its content must have the digest its FILE
+/// section names (the size is held by the DATA sections' lengths).
+fn finish_file(
+    f: FileCursor,
+    sink: &mut dyn FnMut(Verified<'_>) -> Result<(), String>,
+    files: &mut u64,
+) -> Result<(), BundleError> {
+    let located = |problem, message| BundleError {
+        problem,
+        offset: f.offset,
+        section: Some(f.section),
+        tag: Some("FILE".into()),
+        log: None,
+        seq: None,
+        entry: None,
+        message,
+    };
+    let actual = *f.hasher.finalize().as_bytes();
+    if actual != f.digest {
+        let chunks = f.size.div_ceil(DATA_CHUNK as u64);
+        let sections = match chunks {
+            0 => "no DATA section".to_string(),
+            1 => format!("DATA section {}", f.section + 1),
+            n => format!("DATA sections {} to {}", f.section + 1, f.section + n),
+        };
+        return Err(located(
+            BundleProblem::Evidence,
+            format!(
+                "evidence file {}: its {} bytes ({sections}) have BLAKE3 digest {}, not the digest its FILE section names: the file was changed",
+                hex::encode(f.digest),
+                f.size,
+                hex::encode(actual)
+            ),
+        ));
+    }
+    sink(Verified::FileEnd {
+        digest: &f.digest,
+        size: f.size,
+    })
+    .map_err(|m| located(BundleProblem::Rejected, m))?;
+    *files += 1;
+    Ok(())
 }
 
 enum ReadFail {

@@ -6,7 +6,9 @@
 //! BLAKE3 and into a temporary file in the same directory, which is synced,
 //! renamed to its digest, and followed by a sync of the directory. Identical
 //! content is stored once. The log holds only the digest, size and media type
-//! (the record's `evidence` array, docs/SCHEMA.md §2.4).
+//! (the record's `evidence` array, docs/SCHEMA.md §2.4). Files that arrive
+//! in a bundle (`export --with-evidence`) are staged by the import, verified
+//! again on disk, and renamed into place the same way.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -155,6 +157,60 @@ pub fn store_file(store_root: &Path, source: &Path) -> Result<EvidenceItem, Stor
     })
 }
 
+/// Keep the evidence files an import staged in `staged_dir` (each named by
+/// its digest in hex, its content already checked by the bundle verifier):
+/// each is hashed again as it lies on disk, synced, and renamed to
+/// `evidence-files/<hex>`, replacing a damaged copy; the directory is synced
+/// once at the end. A staged file that no longer has its digest is refused
+/// and nothing more is kept. Returns the number of files kept.
+pub fn keep_staged(store_root: &Path, staged_dir: &Path) -> Result<u64, StoreError> {
+    let mut staged = Vec::new();
+    match fs::read_dir(staged_dir) {
+        Ok(entries) => {
+            for e in entries {
+                staged.push(e.map_err(io_at(staged_dir))?.path());
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(io_at(staged_dir)(e)),
+    }
+    staged.sort();
+    if staged.is_empty() {
+        return Ok(0);
+    }
+    let dir = dir(store_root);
+    fs::create_dir_all(&dir).map_err(io_at(&dir))?;
+    let mut kept = 0;
+    for path in staged {
+        let digest = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(parse_digest)
+            .ok_or_else(|| StoreError::BadStoreFile {
+                path: path.clone(),
+                message: "a staged evidence file is not named by its digest".into(),
+            })?;
+        let (actual, _) = hash_file(&path).map_err(io_at(&path))?;
+        if actual != digest {
+            return Err(StoreError::BadStoreFile {
+                path,
+                message: format!(
+                    "the staged evidence file has digest {} on disk, not the one it was verified with; nothing more was kept",
+                    hex::encode(actual)
+                ),
+            });
+        }
+        File::open(&path)
+            .and_then(|f| f.sync_all())
+            .map_err(io_at(&path))?;
+        let target = path_of(store_root, &digest);
+        fs::rename(&path, &target).map_err(io_at(&target))?;
+        kept += 1;
+    }
+    sync_dir(&dir).map_err(io_at(&dir))?;
+    Ok(kept)
+}
+
 fn temp_file(dir: &Path) -> Result<(PathBuf, File), StoreError> {
     let pid = std::process::id();
     for n in 0u32.. {
@@ -189,12 +245,18 @@ pub struct Report {
     /// Entries that could not be read or verified (see `sijill audit`).
     pub unreadable_entries: u64,
     pub problems: Vec<Problem>,
+    /// Files referenced by records an import brought that the store does
+    /// not hold: the bundle carried their digests only. Not a failure of
+    /// integrity; a note of what is missing.
+    pub not_held: Vec<Problem>,
 }
 
 /// Check that every file under `evidence-files/` has the content its name
-/// says (streamed), and that every file referenced by a record of the group's
-/// own log is held with the stated size. Records of other groups' logs are
-/// not checked: bundles do not carry files yet.
+/// says (streamed), and that every file a record references is held with
+/// the size the record states. A file missing for a record this store
+/// wrote is a problem (the file is kept before the record is signed); for a
+/// record an import brought it is a note in `not_held` (the bundle carried
+/// the digest only).
 pub fn verify(store: &Store) -> Result<Report, StoreError> {
     let root = store.root();
     let dir = dir(root);
@@ -246,7 +308,7 @@ pub fn verify(store: &Store) -> Result<Report, StoreError> {
             });
         }
     }
-    let own = store.group_key().to_bytes();
+    let imported = crate::exchange::ImportedRanges::load(store);
     for entry in store.entries(None) {
         let entry: SignedEntry = match entry {
             Ok(e) => e,
@@ -258,12 +320,10 @@ pub fn verify(store: &Store) -> Result<Report, StoreError> {
             }
             Err(e) => return Err(e),
         };
-        if entry.entry.log.to_bytes() != own {
-            continue;
-        }
         let Some(record) = entry.entry.record_body() else {
             continue;
         };
+        let brought = imported.covers(&entry.entry.log.to_bytes(), entry.entry.seq);
         for (i, item) in record.person().evidence.iter().enumerate() {
             report.references_checked += 1;
             let file = hex::encode(item.blake3);
@@ -274,6 +334,10 @@ pub fn verify(store: &Store) -> Result<Report, StoreError> {
                 message,
             };
             match held.get(&item.blake3) {
+                None if brought => report.not_held.push(problem(format!(
+                    "the file {file} ({} bytes) is not held: the record came in a bundle that carried its digest only",
+                    item.size
+                ))),
                 None => report.problems.push(problem(format!(
                     "the file {file} ({} bytes) is missing from {EVIDENCE_FILES_DIR}/",
                     item.size

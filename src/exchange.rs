@@ -115,6 +115,9 @@ pub struct ExportOptions {
     /// The filter as the user gave it, recorded in the bundle's header.
     pub filter_text: BTreeMap<String, String>,
     pub include_sensitive: bool,
+    /// Carry the evidence files of the records that travel (FORMAT.md
+    /// §13.11), not only their digests.
+    pub with_evidence: bool,
 }
 
 /// What an export wrote.
@@ -127,6 +130,14 @@ pub struct ExportSummary {
     pub logs: Vec<(VerifyingKey, u64, u64, u64)>,
     /// Logs of revoked keys stopped at their revocation point.
     pub stopped: Vec<StoppedLog>,
+    /// Evidence files the carried records reference (digest, size as the
+    /// record states it), in ascending order of digest.
+    pub evidence: Vec<([u8; 32], u64)>,
+    /// Of those, the files carried (`with_evidence`) and their bytes.
+    pub files_carried: u64,
+    pub file_bytes: u64,
+    /// Referenced files this store does not hold, so not carried.
+    pub files_not_held: Vec<[u8; 32]>,
 }
 
 /// A log of a revoked key that an export stopped at its revocation point
@@ -166,12 +177,15 @@ fn record_is_private(view: &RecordView, options: &ExportOptions) -> bool {
 }
 
 /// How one entry leaves the store. Entries about a record follow it: what is
-/// said of an internal record stays home with it.
+/// said of an internal record stays home with it. For a record that is
+/// carried, the evidence files of its first form and its current view are
+/// added to `evidence` when given.
 fn disposition(
     store: &Store,
     e: &crate::entry::SignedEntry,
     options: &ExportOptions,
     scope: Scope,
+    evidence: Option<&mut BTreeMap<[u8; 32], u64>>,
 ) -> Result<Disposition, ExchangeError> {
     let view_of = |id: &EntryId| match crate::lifecycle::view(store, id) {
         Ok(v) => Ok(Some(v)),
@@ -179,12 +193,18 @@ fn disposition(
         Err(crate::lifecycle::LifecycleError::Store(e)) => Err(ExchangeError::Store(e)),
         Err(other) => Err(ExchangeError::Refused(other.to_string())),
     };
+    let mut files = Vec::new();
     let (private, wanted) = if e.entry.record_body().is_some() {
         match view_of(&e.id)? {
-            Some(view) => (
-                record_is_private(&view, options),
-                options.filter.matches(&view.current),
-            ),
+            Some(view) => {
+                for r in [&view.original, &view.current] {
+                    files.extend(r.person().evidence.iter().map(|i| (i.blake3, i.size)));
+                }
+                (
+                    record_is_private(&view, options),
+                    options.filter.matches(&view.current),
+                )
+            }
             None => (false, false),
         }
     } else {
@@ -204,12 +224,16 @@ fn disposition(
         }
         (private, wanted)
     };
-    Ok(match (scope, private, wanted) {
+    let d = match (scope, private, wanted) {
         (Scope::Filtered, false, true) => Disposition::Carry,
         (Scope::Filtered, _, _) => Disposition::Skip,
         (_, true, _) => Disposition::Withhold,
         (_, false, _) => Disposition::Carry,
-    })
+    };
+    if let (Disposition::Carry, Some(evidence)) = (&d, evidence) {
+        evidence.extend(files);
+    }
+    Ok(d)
 }
 
 /// The checkpoint to export a log at: a new one for the group's own log,
@@ -413,6 +437,8 @@ pub fn export(
     let result = (|| {
         let mut writer = BundleWriter::new(BufWriter::new(file), &header).map_err(io_at(&tmp))?;
         let mut summary_logs = Vec::new();
+        // Files the carried records reference: digest -> size as stated.
+        let mut evidence: BTreeMap<[u8; 32], u64> = BTreeMap::new();
         for (log, cp) in &plan {
             let size = cp.checkpoint.size;
             let first = since.as_ref().map_or(0, |(_, old)| old.checkpoint.size);
@@ -422,7 +448,9 @@ pub fn export(
                     let mut n = 0;
                     for leaf in store.leaves(*log)?.take(size as usize) {
                         if let Leaf::Entry(e) = leaf? {
-                            if let Disposition::Carry = disposition(store, &e, options, scope)? {
+                            if let Disposition::Carry =
+                                disposition(store, &e, options, scope, None)?
+                            {
                                 n += 1;
                             }
                         }
@@ -452,26 +480,28 @@ pub fn export(
                             withheld += 1;
                         }
                     }
-                    Leaf::Entry(e) => match disposition(store, &e, options, scope)? {
-                        Disposition::Carry => {
-                            let proof = if scope == Scope::Filtered {
-                                store.inclusion_proof(&e.id, Some(size))?.3
-                            } else {
-                                Vec::new()
-                            };
-                            writer
-                                .entry(&e.bytes, &e.signature, &proof)
-                                .map_err(io_at(&tmp))?;
-                            carried += 1;
+                    Leaf::Entry(e) => {
+                        match disposition(store, &e, options, scope, Some(&mut evidence))? {
+                            Disposition::Carry => {
+                                let proof = if scope == Scope::Filtered {
+                                    store.inclusion_proof(&e.id, Some(size))?.3
+                                } else {
+                                    Vec::new()
+                                };
+                                writer
+                                    .entry(&e.bytes, &e.signature, &proof)
+                                    .map_err(io_at(&tmp))?;
+                                carried += 1;
+                            }
+                            Disposition::Withhold => {
+                                writer
+                                    .withheld(e.entry.seq, &merkle::leaf_hash(&e.bytes))
+                                    .map_err(io_at(&tmp))?;
+                                withheld += 1;
+                            }
+                            Disposition::Skip => {}
                         }
-                        Disposition::Withhold => {
-                            writer
-                                .withheld(e.entry.seq, &merkle::leaf_hash(&e.bytes))
-                                .map_err(io_at(&tmp))?;
-                            withheld += 1;
-                        }
-                        Disposition::Skip => {}
-                    },
+                    }
                 }
             }
             summary_logs.push((
@@ -481,6 +511,40 @@ pub fn export(
                 carried,
                 withheld,
             ));
+        }
+        // Evidence files after the logs, streamed from the store in
+        // ascending order of digest (FORMAT.md §13.11).
+        let (mut files_carried, mut file_bytes, mut files_not_held) = (0, 0, Vec::new());
+        if options.with_evidence {
+            for digest in evidence.keys() {
+                let path = crate::evidence_files::path_of(store.root(), digest);
+                let mut file = match File::open(&path) {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        files_not_held.push(*digest);
+                        continue;
+                    }
+                    Err(e) => return Err(io_at(&path)(e)),
+                };
+                let size = file.metadata().map_err(io_at(&path))?.len();
+                let written = writer
+                    .file(digest, size, &mut io::BufReader::new(&mut file))
+                    .map_err(io_at(&path))?;
+                if written != *digest {
+                    return Err(ExchangeError::Refused(format!(
+                        "{}: the stored evidence file does not match its digest (it was changed); nothing was exported. `sijill evidence verify` lists the damaged files",
+                        path.display()
+                    )));
+                }
+                files_carried += 1;
+                file_bytes += size;
+            }
+        } else {
+            for digest in evidence.keys() {
+                if crate::evidence_files::stored_size(store.root(), digest)?.is_none() {
+                    files_not_held.push(*digest);
+                }
+            }
         }
         let bytes = writer.bytes_written();
         let (out, digest) = writer.finish(key).map_err(io_at(&tmp))?;
@@ -492,6 +556,10 @@ pub fn export(
             bytes: bytes + 104,
             logs: summary_logs,
             stopped: stopped.clone(),
+            evidence: evidence.into_iter().collect(),
+            files_carried,
+            file_bytes,
+            files_not_held,
         })
     })();
     match result {
@@ -569,6 +637,45 @@ pub fn imports(store: &Store) -> Result<Vec<ImportRecord>, ExchangeError> {
             })
         })
         .collect()
+}
+
+/// Which entries of the store's replicas an import brought (FORMAT.md
+/// §14.4): every other entry was written by this store.
+#[derive(Clone, Debug, Default)]
+pub struct ImportedRanges {
+    own: Vec<[u8; 32]>,
+    ranges: HashMap<[u8; 32], Vec<(u64, u64)>>,
+}
+
+impl ImportedRanges {
+    /// The ranges of `imports.jsonl`; an unreadable file counts as none.
+    pub fn load(store: &Store) -> ImportedRanges {
+        let mut out = ImportedRanges {
+            own: store.own_keys().iter().map(|k| k.to_bytes()).collect(),
+            ranges: HashMap::new(),
+        };
+        for record in imports(store).unwrap_or_default() {
+            for l in record.logs {
+                if let Some(key) = keys::parse_public_key_hex(&l.log) {
+                    out.ranges
+                        .entry(key.to_bytes())
+                        .or_default()
+                        .push((l.from, l.to));
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether entry `seq` of `log` came from a bundle (never one of the
+    /// store's own logs).
+    pub fn covers(&self, log: &[u8; 32], seq: u64) -> bool {
+        !self.own.contains(log)
+            && self
+                .ranges
+                .get(log)
+                .is_some_and(|r| r.iter().any(|(from, to)| (*from..*to).contains(&seq)))
+    }
 }
 
 /// The import that brought entry `seq` of `log`, if it came from a bundle.
@@ -783,7 +890,14 @@ pub struct ImportOutcome {
     pub report: BundleReport,
     /// Per log: key and the range of sequence numbers appended.
     pub appended: Vec<(VerifyingKey, u64, u64)>,
+    /// Evidence files of the bundle added to `evidence-files/`.
+    pub files_kept: u64,
+    /// Evidence files of the bundle the store held already.
+    pub files_held: u64,
 }
+
+/// Staging directory of an import's evidence files, inside its `tmp/` one.
+const STAGED_FILES: &str = "files";
 
 /// Verify a bundle and, only if all of it holds and its signers are
 /// trusted, add its entries to the replicas of their authors' logs.
@@ -821,6 +935,9 @@ fn import_staged(
     let mut partial = false;
     let mut open: Option<([u8; 32], PathBuf, BufWriter<File>)> = None;
     let mut key_events = Vec::new();
+    // The evidence file being staged, if the store does not hold it yet.
+    let mut open_file: Option<(PathBuf, BufWriter<File>)> = None;
+    let mut files_held = 0u64;
     let report = {
         let store_ref: &Store = store;
         let mut sink = |item: Verified<'_>| -> Result<(), String> {
@@ -848,6 +965,36 @@ fn import_staged(
                     )
                 }
                 Verified::Withheld { log, seq, leaf } => (log, seq, *leaf, None),
+                // Evidence files are staged under their digest; the bundle
+                // verifier hands on `FileEnd` only once the content has
+                // that digest and size.
+                Verified::File { digest, size } => {
+                    let held = crate::evidence_files::stored_size(store_ref.root(), digest)
+                        .map_err(|e| e.to_string())?;
+                    if held == Some(size) {
+                        files_held += 1;
+                        return Ok(());
+                    }
+                    let dir = tmp_dir.join(STAGED_FILES);
+                    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                    let p = dir.join(hex::encode(digest));
+                    let f = File::create(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+                    open_file = Some((p, BufWriter::new(f)));
+                    return Ok(());
+                }
+                Verified::FileData { bytes, .. } => {
+                    if let Some((p, w)) = open_file.as_mut() {
+                        w.write_all(bytes)
+                            .map_err(|e| format!("{}: {e}", p.display()))?;
+                    }
+                    return Ok(());
+                }
+                Verified::FileEnd { .. } => {
+                    if let Some((p, mut w)) = open_file.take() {
+                        w.flush().map_err(|e| format!("{}: {e}", p.display()))?;
+                    }
+                    return Ok(());
+                }
             };
             let key = log.to_bytes();
             // A log's sections are contiguous: when the next log starts, the
@@ -1008,7 +1155,11 @@ fn import_staged(
         }
     }
 
-    // Everything holds: write. The import record goes first, so that
+    // Everything holds: write. Evidence files first (as `add` keeps a file
+    // before it signs the record naming it), each verified again on disk.
+    let files_kept = crate::evidence_files::keep_staged(store.root(), &tmp_dir.join(STAGED_FILES))?;
+
+    // The import record goes first among the log writes, so that
     // whatever a crash leaves appended is always accounted for: each log's
     // replica then holds a verified prefix of the range the record names.
     let mut appended = Vec::new();
@@ -1057,7 +1208,12 @@ fn import_staged(
             store.record_checkpoint(&key, &kept, "imported")?;
         }
     }
-    Ok(ImportOutcome { report, appended })
+    Ok(ImportOutcome {
+        report,
+        appended,
+        files_kept,
+        files_held,
+    })
 }
 
 fn open_staging(store: &Store, log: &[u8; 32], first_seq: u64) -> Result<Staging, ExchangeError> {

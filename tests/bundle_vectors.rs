@@ -36,6 +36,9 @@ const FORMAT_MD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/FORMAT.md");
 const CASUALTY_JSON: &[u8] = include_bytes!("../fixtures/records/casualty.json");
 const MISSING_JSON: &[u8] = include_bytes!("../fixtures/records/missing.json");
 
+/// The content the evidence vectors name (`../entries/casualty-evidence`).
+const EVIDENCE_CONTENT: &[u8] = b"Sijill evidence vector\n";
+
 /// Length of the END section: tag, length, digest, signature.
 const END_LEN: usize = 8 + 32 + 64;
 
@@ -129,6 +132,13 @@ fn entries() -> Entries {
         internal: entry(&key, 0, RecordKind::Casualty, &internal),
         foreign: entry(&other_key(), 1, RecordKind::Missing, &no_contact),
     }
+}
+
+/// The entry of ../entries/casualty-evidence.entry.json, with its signature.
+fn evidence_entry() -> SignedEntry {
+    let bytes = std::fs::read(format!("{ENTRIES_DIR}casualty-evidence.entry.json")).unwrap();
+    let sig = std::fs::read_to_string(format!("{ENTRIES_DIR}casualty-evidence.sig.hex")).unwrap();
+    SignedEntry::decode(&bytes, &hex::decode(sig.trim_end()).unwrap()).unwrap()
 }
 
 // ------------------------------------------------------------- the tree
@@ -230,6 +240,17 @@ fn carry(e: &SignedEntry) -> Item<'_> {
 
 /// A bundle of one log, sealed by the vector key.
 fn write(header: &BundleHeader, log: &LogSection, items: &[Item<'_>]) -> Vec<u8> {
+    write_with_files(header, log, items, &[])
+}
+
+/// A bundle of one log followed by evidence files (in the order given),
+/// sealed by the vector key.
+fn write_with_files(
+    header: &BundleHeader,
+    log: &LogSection,
+    items: &[Item<'_>],
+    files: &[&[u8]],
+) -> Vec<u8> {
     let mut w = BundleWriter::new(Vec::new(), header).unwrap();
     w.log(log).unwrap();
     for item in items {
@@ -237,6 +258,13 @@ fn write(header: &BundleHeader, log: &LogSection, items: &[Item<'_>]) -> Vec<u8>
             Item::Entry(e, proof) => w.entry(&e.bytes, &e.signature, proof).unwrap(),
             Item::Withheld(seq, leaf) => w.withheld(*seq, leaf).unwrap(),
         }
+    }
+    for content in files {
+        let digest = *blake3::hash(content).as_bytes();
+        let written = w
+            .file(&digest, content.len() as u64, &mut &content[..])
+            .unwrap();
+        assert_eq!(written, digest);
     }
     let (bytes, digest) = w.finish(&signing_key()).unwrap();
     assert_eq!(bytes[bytes.len() - 96..bytes.len() - 64], digest);
@@ -376,6 +404,32 @@ fn vectors() -> Vec<Vector> {
             ],
         ),
         Expect::Ok,
+    );
+
+    // With evidence: the casualty entry with one evidence item (the entry
+    // of ../entries/casualty-evidence.entry.json) at seq 0, and the file it
+    // names in a FILE section and one DATA section.
+    let with_evidence_entry = evidence_entry();
+    let log_evidence = Tree::of(&[&with_evidence_entry]);
+    let with_evidence = write_with_files(
+        &full_header,
+        &log_section(&log_evidence.checkpoint(1), 0, 1),
+        &[carry(&with_evidence_entry)],
+        &[EVIDENCE_CONTENT],
+    );
+    put("with-evidence.bundle", with_evidence.clone(), Expect::Ok);
+    // Its first content byte changed, resealed: the file no longer has the
+    // digest its FILE section names.
+    let data = common::bundle_sections(&with_evidence)
+        .into_iter()
+        .find(|s| &s.2 == b"DATA")
+        .unwrap();
+    let mut flipped_file = unsealed(&with_evidence).to_vec();
+    flipped_file[data.0 + 8] ^= 0x01;
+    put(
+        "flipped-evidence-byte.bundle",
+        reseal(&flipped_file),
+        fail(P::Evidence),
     );
 
     // ------------------------------------------------------------ failing
@@ -594,6 +648,15 @@ fn valid_bundles_verify() {
                     Verified::Withheld { seq, leaf, .. } => {
                         seen.push(format!("WHLD {seq} {}", hex::encode(leaf.0)))
                     }
+                    Verified::File { digest, size } => {
+                        seen.push(format!("FILE {} {size}", hex::encode(digest)))
+                    }
+                    Verified::FileData { bytes, .. } => {
+                        seen.push(format!("DATA {}", String::from_utf8_lossy(bytes)))
+                    }
+                    Verified::FileEnd { digest, size } => {
+                        seen.push(format!("FILE END {} {size}", hex::encode(digest)))
+                    }
                 }
                 Ok(())
             },
@@ -624,6 +687,16 @@ fn valid_bundles_verify() {
                 format!("ENTR 0 {}", leaf(&e.casualty)),
                 format!("WHLD 1 {}", leaf(&e.missing_with_contact)),
             ],
+            "with-evidence.bundle" => {
+                let digest = blake3::hash(EVIDENCE_CONTENT).to_hex();
+                vec![
+                    "HEAD".into(),
+                    format!("ENTR 0 {}", leaf(&evidence_entry())),
+                    format!("FILE {digest} 23"),
+                    "DATA Sijill evidence vector\n".into(),
+                    format!("FILE END {digest} 23"),
+                ]
+            }
             other => panic!("no expectation for {other}"),
         };
         assert_eq!(seen, expected, "{}", v.name);
@@ -649,6 +722,15 @@ fn valid_bundles_verify() {
                 let plain = verify(&bytes).unwrap();
                 assert!(plain.logs[0].cosignatures.is_empty());
                 assert_eq!(plain.logs[0].unverified_signers, vec![cosigner.0.clone()]);
+            }
+            "with-evidence.bundle" => {
+                assert_eq!((report.files, report.file_bytes), (1, 23));
+                // The entry names the file the bundle carries.
+                let entry = evidence_entry();
+                let record = entry.entry.record_body().unwrap();
+                let item = &record.person().evidence[0];
+                assert_eq!(item.blake3, *blake3::hash(EVIDENCE_CONTENT).as_bytes());
+                assert_eq!(item.size, 23);
             }
             "withheld.bundle" => {
                 assert_eq!(log.withheld, 1);

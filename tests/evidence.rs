@@ -273,3 +273,180 @@ fn evidence_cannot_be_amended_yet() {
     );
     assert_eq!(snapshot(&store.dir), before);
 }
+
+/// A store `a` with one record referencing a small file and one of 2.5 MiB
+/// (three DATA sections), and a partner `b` that trusts it.
+fn pair_with_evidence() -> (TestStore, TestStore, String, Vec<(String, Vec<u8>)>) {
+    let a = TestStore::new();
+    let src = a._temp.path().to_path_buf();
+    let small = b"a witness statement, scanned".to_vec();
+    let big: Vec<u8> = (0..(5 * 1024 * 1024 / 2) as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let small_path = write(&src, "statement.pdf", &small);
+    let big_path = write(&src, "video.mp4", &big);
+    let out = add_with(&a, CASUALTY, &[&small_path, &big_path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = stdout(&out).trim_end().to_string();
+    let b = TestStore::new();
+    let a_pub = src.join("a.pub");
+    assert!(a
+        .run(&["key", "export", "--out", a_pub.to_str().unwrap()])
+        .status
+        .success());
+    let out = b.run(&["trust", "add", a_pub.to_str().unwrap(), "--name", "A"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let files = [small, big]
+        .into_iter()
+        .map(|bytes| (blake3::hash(&bytes).to_hex().to_string(), bytes))
+        .collect();
+    (a, b, id, files)
+}
+
+fn export_bundle(a: &TestStore, name: &str, extra: &[&str]) -> (PathBuf, String) {
+    let path = a._temp.path().join(name);
+    let mut args = vec!["export", "--out", path.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = a.run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    (path, stderr(&out))
+}
+
+#[test]
+fn evidence_files_travel_with_export_with_evidence() {
+    let (a, b, id, files) = pair_with_evidence();
+    let (bundle, said) = export_bundle(&a, "with.bundle", &["--with-evidence"]);
+    let total: usize = files.iter().map(|(_, f)| f.len()).sum();
+    assert!(
+        said.contains(&format!("evidence files: 2 carried ({total} bytes)")),
+        "{said}"
+    );
+    let sections = bundle_sections(&std::fs::read(&bundle).unwrap());
+    let tags: Vec<&[u8; 4]> = sections.iter().map(|s| &s.2).collect();
+    assert_eq!(tags.iter().filter(|t| **t == b"FILE").count(), 2);
+    assert_eq!(tags.iter().filter(|t| **t == b"DATA").count(), 1 + 3);
+
+    let out = b.run(&["verify", bundle.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains(&format!(
+            "evidence     2 files ({total} bytes), each matching its BLAKE3 digest and size"
+        )),
+        "{}",
+        stdout(&out)
+    );
+    let out = b.run(&["import", bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("2 kept"), "{}", stderr(&out));
+    for (hex, bytes) in &files {
+        assert_eq!(&std::fs::read(files_dir(&b).join(hex)).unwrap(), bytes);
+    }
+    assert!(b.run(&["show", &id]).status.success());
+    let out = b.run(&["evidence", "verify", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["files_checked"], 2);
+    assert_eq!(report["references_checked"], 2);
+    assert_eq!(report["not_held"], serde_json::json!([]));
+    let out = b.run(&["audit"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    // Again: nothing new, the files are held.
+    let out = b.run(&["import", bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("0 kept"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("2 held already"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_changed_byte_in_an_evidence_file_is_refused_naming_its_section() {
+    let (a, b, _, files) = pair_with_evidence();
+    let (bundle, _) = export_bundle(&a, "with.bundle", &["--with-evidence"]);
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let sections = bundle_sections(&bytes);
+    // The second DATA section of the large file: its second chunk.
+    let big_hex = &files[1].0;
+    let (file_no, file_section) = sections
+        .iter()
+        .enumerate()
+        .find(|(_, s)| &s.2 == b"FILE" && hex::encode(&bytes[s.0 + 8..s.0 + 40]) == *big_hex)
+        .unwrap();
+    let data = sections[file_no + 2];
+    assert_eq!(&data.2, b"DATA");
+    bytes[data.0 + 8 + 1000] ^= 0x20;
+    let tampered = a._temp.path().join("tampered.bundle");
+    std::fs::write(&tampered, &bytes).unwrap();
+
+    let out = b.run(&["verify", tampered.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    // Sections are numbered from the header, section 0.
+    assert!(
+        err.contains(&format!(
+            "byte {}, section {} (FILE): [evidence] evidence file {big_hex}",
+            file_section.0, file_no
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("DATA sections {} to {}", file_no + 1, file_no + 3)),
+        "{err}"
+    );
+    let before = snapshot(&b.dir);
+    let out = b.run(&["import", tampered.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("[evidence]"), "{}", stderr(&out));
+    assert_eq!(snapshot(&b.dir), before);
+    assert!(stored_files(&b).is_empty());
+}
+
+#[test]
+fn a_bundle_without_files_imports_digests_and_verify_notes_what_is_not_held() {
+    let (a, b, id, files) = pair_with_evidence();
+    let (bundle, said) = export_bundle(&a, "digests.bundle", &[]);
+    assert!(
+        said.contains(
+            "the records carry the digests of 2 files, not the files; add --with-evidence"
+        ),
+        "{said}"
+    );
+    assert!(!bundle_sections(&std::fs::read(&bundle).unwrap())
+        .iter()
+        .any(|s| &s.2 == b"FILE"));
+    let out = b.run(&["import", bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = b.run(&["evidence", "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let text = stdout(&out);
+    for (i, (hex, _)) in files.iter().enumerate() {
+        assert!(
+            text.contains(&format!("note: record {id} evidence[{i}]: the file {hex}"))
+                && text.contains("is not held"),
+            "{text}"
+        );
+    }
+    assert!(text.contains("0 problems"), "{text}");
+    let out = b.run(&["evidence", "verify", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["not_held"].as_array().unwrap().len(), 2, "{report}");
+    assert_eq!(report["problems"], serde_json::json!([]));
+    let out = b.run(&["audit"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    // The files arrive later: nothing is missing any more.
+    let (with, _) = export_bundle(&a, "with.bundle", &["--with-evidence"]);
+    let out = b.run(&["import", with.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("2 kept"), "{}", stderr(&out));
+    let out = b.run(&["evidence", "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(!stdout(&out).contains("note:"), "{}", stdout(&out));
+    // In the store that wrote the record, a missing file stays a problem.
+    std::fs::remove_file(files_dir(&a).join(&files[0].0)).unwrap();
+    let out = a.run(&["evidence", "verify"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+}

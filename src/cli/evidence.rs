@@ -106,11 +106,24 @@ pub fn verify(store: &Store, as_json: bool) -> Result<u8, Failure> {
                 })
             })
             .collect();
+        let not_held: Vec<_> = report
+            .not_held
+            .iter()
+            .map(|p| {
+                json!({
+                    "record": p.record.map(|r| r.to_hex()),
+                    "index": p.index,
+                    "file": p.file,
+                    "message": p.message,
+                })
+            })
+            .collect();
         let value = json!({
             "files_checked": report.files_checked,
             "references_checked": report.references_checked,
             "unreadable_entries": report.unreadable_entries,
             "problems": problems,
+            "not_held": not_held,
         });
         serde_json::to_writer_pretty(&mut *out, &value).map_err(|e| write_failure(e.into()))?;
         writeln!(out).map_err(write_failure)?;
@@ -121,6 +134,24 @@ pub fn verify(store: &Store, as_json: bool) -> Result<u8, Failure> {
                 _ => format!("{EVIDENCE_FILES_DIR}/{}", escape(&p.file)),
             };
             writeln!(out, "{at}: {}", escape(&p.message)).map_err(write_failure)?;
+        }
+        for p in &report.not_held {
+            if let (Some(r), Some(i)) = (p.record, p.index) {
+                writeln!(
+                    out,
+                    "note: record {r} evidence[{i}]: {}",
+                    escape(&p.message)
+                )
+                .map_err(write_failure)?;
+            }
+        }
+        if !report.not_held.is_empty() {
+            writeln!(
+                out,
+                "note: {} files referenced by imported records are not held here (not a failure: ask the group that sent them for an export --with-evidence)",
+                report.not_held.len()
+            )
+            .map_err(write_failure)?;
         }
         if report.unreadable_entries > 0 {
             writeln!(

@@ -45,6 +45,11 @@ pub struct ExportArgs {
     /// store; the bundle records that they did
     #[arg(long)]
     include_sensitive: bool,
+    /// Carry the evidence files (photos, documents) of the records that
+    /// travel, not only their digests; the partner's `verify` checks each
+    /// against its digest and `import` keeps them
+    #[arg(long)]
+    with_evidence: bool,
 }
 
 #[derive(Args)]
@@ -263,6 +268,7 @@ pub fn export(store_dir: &Path, args: ExportArgs) -> Result<u8, Failure> {
         filter,
         filter_text,
         include_sensitive: args.include_sensitive,
+        with_evidence: args.with_evidence,
     };
     let summary =
         exchange::export(&mut store, &key, &options, &args.out).map_err(exchange_failure)?;
@@ -281,6 +287,34 @@ pub fn export(store_dir: &Path, args: ExportArgs) -> Result<u8, Failure> {
     }
     if summary.logs.iter().any(|l| l.3 > 0) {
         eprintln!("  withheld: internal records, and records with sensitive fields unless --include-sensitive; only their Merkle leaves are carried, so the log still verifies");
+    }
+    let referenced = summary.evidence.len();
+    if args.with_evidence {
+        if referenced > 0 {
+            eprintln!(
+                "  evidence files: {} carried ({} bytes){}",
+                summary.files_carried,
+                summary.file_bytes,
+                match summary.files_not_held.len() {
+                    0 => String::new(),
+                    n => format!(
+                        "; {n} referenced but not held here, so not carried: {}",
+                        summary
+                            .files_not_held
+                            .iter()
+                            .map(|d| hex::encode(&d[..8]))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                }
+            );
+        } else {
+            eprintln!("  evidence files: none (no record that travels references one)");
+        }
+    } else if referenced > 0 {
+        eprintln!(
+            "  evidence files: the records carry the digests of {referenced} files, not the files; add --with-evidence to send them"
+        );
     }
     for s in &summary.stopped {
         let revoked = format!(
@@ -567,6 +601,13 @@ pub(super) fn write_report(
             )?;
         }
     }
+    if report.files > 0 {
+        writeln!(
+            out,
+            "evidence     {} files ({} bytes), each matching its BLAKE3 digest and size",
+            report.files, report.file_bytes
+        )?;
+    }
     writeln!(out, "result       every signature, proof and tree holds")
 }
 
@@ -608,6 +649,7 @@ fn write_report_json(
         "filter": report.header.filter,
         "include_sensitive": report.header.include_sensitive,
         "logs": logs,
+        "evidence_files": {"count": report.files, "bytes": report.file_bytes},
     });
     serde_json::to_writer_pretty(&mut *out, &value)?;
     writeln!(out)
@@ -664,6 +706,14 @@ pub fn import(store_dir: &Path, args: ImportArgs) -> Result<u8, Failure> {
     );
     if outcome.appended.is_empty() {
         eprintln!("nothing new: this store already holds every entry in the bundle");
+    }
+    if report.files > 0 {
+        eprintln!(
+            "  evidence files: {} kept in {}/, {} held already",
+            outcome.files_kept,
+            sijill::evidence_files::EVIDENCE_FILES_DIR,
+            outcome.files_held
+        );
     }
     for (log, from, to) in &outcome.appended {
         eprintln!(
