@@ -262,10 +262,17 @@ fn demo_runs_the_whole_workflow() {
         "imported ",
         "sijill.witness/",
         "withheld leaves",
+        // A device key certified by the group, an entry it signed, and the
+        // partner's verification trusting it through the group key.
+        "$ sijill key add-device --name laptop-aleppo-2",
+        "--as-device laptop-aleppo-2",
+        "trusted as \"device key laptop-aleppo-2 (certified by entry",
     ] {
         assert!(
             text.contains(expected),
             "demo output lacks {expected}:\n{text}"
         );
     }
+    // The partner imports the group's log and the device's.
+    assert_eq!(text.matches(": added entries 0 to").count(), 2, "{text}");
 }

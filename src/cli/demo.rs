@@ -13,6 +13,7 @@ use sijill::store::{InitOptions, Store, StoreError};
 use sijill::trust::TrustStore;
 
 use sijill::entry::Body;
+use sijill::group_keys::{self, GroupTrust, KeyBody, KeyEvent};
 use sijill::lifecycle::{self, Lifecycle};
 
 use super::{exchange_cli, latest_allowed_date, lifecycle as lifecycle_cli, output, Failure};
@@ -36,6 +37,10 @@ fn demo_exchange_failure(e: ExchangeError) -> Failure {
 }
 
 pub const DEMO_CASUALTY: &str = include_str!("../../fixtures/records/casualty.json");
+/// The record the demo's field laptop signs with its device key.
+const DEMO_DEVICE_CASUALTY: &str = r#"{"name": {"ar": "خالد عمر", "latin": "Khaled Omar"}, "sex": "male", "date_of_death": "2018-02-20", "place_of_death": {"governorate": "Aleppo"}}"#;
+/// The demo's device name.
+const DEMO_DEVICE: &str = "laptop-aleppo-2";
 pub const DEMO_MISSING: &str = include_str!("../../fixtures/records/missing.json");
 
 fn step(out: &mut impl Write, title: &str, text: &str) -> std::io::Result<()> {
@@ -211,7 +216,51 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
 
     step(
         out,
-        "5. Refuse bad input",
+        "5. A second laptop: a device key",
+        "Monitors in the field sign with their laptop's own key, never with the group key,\n\
+         so that a seized laptop costs one key, not the group's. `key add-device` makes a\n\
+         device key (sealed like the group key) and certifies it with a signed key-certify\n\
+         entry in the group's log; the laptop's records go to the device's own log.\n\
+         Partners who trust the group key accept them (step 11). If the laptop is seized,\n\
+         `key revoke` ends the key from a size of its log on; what came before still verifies.",
+    )?;
+    let now = OffsetDateTime::now_utc();
+    let device = group_keys::create_device_key(&store, DEMO_DEVICE, None, now)?;
+    let certify = KeyBody::Certify {
+        key: device.verifying_key(),
+        name: DEMO_DEVICE.to_string(),
+        reason: Some("field laptop, Aleppo office".to_string()),
+    };
+    let signed = store.append_bodies(&key, vec![Body::Key(certify)], now)?;
+    writeln!(
+        out,
+        "$ sijill key add-device --name {DEMO_DEVICE} --reason \"field laptop, Aleppo office\"\n{}",
+        sijill::keys::key_id(&device.verifying_key())
+    )?;
+    writeln!(
+        out,
+        "(certified by entry {}, in the group's log)",
+        &signed[0].id.to_hex()[..16]
+    )?;
+    let record = parse_record(RecordKind::Casualty, DEMO_DEVICE_CASUALTY.as_bytes(), today)
+        .map_err(|e| super::failure::record_failure("demo device record", e))?;
+    let signed = store.append_records(&device, vec![record], OffsetDateTime::now_utc())?;
+    store.sign_checkpoint(&device)?;
+    let device_record = signed[0].id;
+    writeln!(
+        out,
+        "\n$ sijill add casualty --json khaled.json --as-device {DEMO_DEVICE}\n{device_record}"
+    )?;
+    let shown = store.get(&device_record)?;
+    let mut text = Vec::new();
+    output::show_text(&mut text, &store, &shown, false)?;
+    for line in String::from_utf8_lossy(&text).lines().take(4) {
+        writeln!(out, "{line}")?;
+    }
+
+    step(
+        out,
+        "6. Refuse bad input",
         "Input that does not fit the schema is refused with the field named, and the\n\
          store is left exactly as it was. A date of death on 30 February:",
     )?;
@@ -221,7 +270,7 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
         Ok(_) => writeln!(out, "(unexpectedly accepted)")?,
     }
 
-    step(out, "6. List and show", "$ sijill list")?;
+    step(out, "7. List and show", "$ sijill list")?;
     output::list(out, &store, None, &Default::default(), false)?;
     writeln!(
         out,
@@ -233,7 +282,7 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
 
     step(
         out,
-        "7. Audit",
+        "8. Audit",
         "`sijill audit` replays every log from its first byte: canonical form, schema,\n\
          signature, sequence numbers, the Merkle tree, and the index against the files.",
     )?;
@@ -242,7 +291,7 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
 
     step(
         out,
-        "8. A crash in the middle of a write",
+        "9. A crash in the middle of a write",
         "Suppose the laptop lost power while a record was being written: half a frame is\n\
          left at the end of the log. That record was never acknowledged. On the next open\n\
          the torn tail is set aside (kept, not deleted) and reported; everything\n\
@@ -267,7 +316,7 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
 
     step(
         out,
-        "9. The index is only a cache",
+        "10. The index is only a cache",
         "The index (sled) is derived from the log files. Deleting it loses nothing:\n\
          the next open, or `sijill reindex`, rebuilds it.",
     )?;
@@ -285,12 +334,14 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
 
     step(
         out,
-        "10. Share with a partner group",
+        "11. Share with a partner group",
         "A second group, \"Partner Group (demo)\", keeps its own store. It trusts the first\n\
          group's public key, then receives a bundle: one file with the group's signed\n\
          checkpoint, its entries and a signature over the whole. The missing person's\n\
          record holds a family contact, so it travels only as its Merkle leaf (the tree\n\
-         still verifies) unless the group exports with --include-sensitive.",
+         still verifies) unless the group exports with --include-sensitive. The laptop's\n\
+         log travels too: the partner trusts only the group key, and accepts the device\n\
+         key because the group's log certifies it.",
     )?;
     let mut store = store;
     let partner_dir = temp.path().join("partner");
@@ -327,18 +378,30 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
     )?;
     writeln!(out, "\n$ sijill --store partner verify group.bundle")?;
     let cosigners = exchange::cosigner_keys(&trust);
+    let mut bundle_events = Vec::new();
     let report = bundle::verify(
         std::io::BufReader::new(std::fs::File::open(&bundle_path)?),
         &cosigners,
         &mut |_| {},
-        &mut |_| Ok(()),
+        &mut |item| {
+            if let bundle::Verified::Entry { bytes, .. } = item {
+                bundle_events.extend(KeyEvent::from_verified_bytes(bytes));
+            }
+            Ok(())
+        },
     )
     .map_err(|e| Failure::integrity(e.to_string()))?;
+    // The device key is trusted through the group key's key-certify entry.
+    let mut named = trust.named_keys();
+    let mut roots = partner.own_keys();
+    roots.extend(named.iter().map(|(_, k)| *k));
+    let group_trust = GroupTrust::derive(&roots, &bundle_events);
+    exchange_cli::name_derived_keys(&mut named, &report, &group_trust);
     exchange_cli::write_report(
         out,
         &bundle_path,
         &report,
-        &trust.named_keys(),
+        &named,
         Some(partner.group_key()),
     )?;
     writeln!(out, "\n$ sijill --store partner import group.bundle")?;
@@ -366,7 +429,7 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
 
     step(
         out,
-        "11. A tampered copy is refused",
+        "12. A tampered copy is refused",
         "Someone changes one byte of the bundle on its way (here, a digit of the date of\n\
          death). Verification stops at the exact place and says which property broke;\n\
          an import of it would write nothing.",
@@ -383,7 +446,7 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
 
     step(
         out,
-        "12. The auditor's view",
+        "13. The auditor's view",
         "The partner checks the group's checkpoint against everything it holds of that\n\
          log and cosigns it. The group keeps the cosigned checkpoint and sends it with\n\
          its next bundles: from then on, a different history of the same log would be\n\
@@ -407,7 +470,7 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
 
     step(
         out,
-        "13. Someone edits a record on disk",
+        "14. Someone edits a record on disk",
         "Now one byte of the first record is changed in the log file, as an insider with\n\
          access to the laptop might do. The audit names the entry and the broken property\n\
          and `sijill audit` exits with status 1.",

@@ -451,20 +451,10 @@ pub fn verify(store_dir: Option<PathBuf>, args: VerifyArgs) -> Result<u8, Failur
         .collect();
     held_events.extend(bundle_events);
     let group_trust = GroupTrust::derive(&roots, &held_events);
-    for l in &report.logs {
-        let label = match group_trust.standing(&l.key) {
-            Some(Standing::Device { name, entry }) => {
-                format!("device key {name} (certified by entry {entry})")
-            }
-            Some(Standing::Rotated(entry)) => {
-                format!("the group's new key (rotated to by entry {entry})")
-            }
-            _ => continue,
-        };
-        if !named.iter().any(|(_, k)| *k == l.key) {
-            named.push((label, l.key));
-        }
+    for k in own_keys.iter().skip(1) {
+        named.push(("this store's former group key".into(), *k));
     }
+    name_derived_keys(&mut named, &report, &group_trust);
     let revoked = exchange::revoked_in_bundle(&report, &group_trust);
     let mut untrusted: Vec<String> = std::iter::once(&report.exporter)
         .chain(report.logs.iter().map(|l| &l.key))
@@ -493,6 +483,29 @@ pub fn verify(store_dir: Option<PathBuf>, args: VerifyArgs) -> Result<u8, Failur
             if untrusted.len() == 1 { "is" } else { "are" }
         ))
         .hint("if you know the group, trust its key: sijill trust add GROUP.pub --name \"Group name\" (or pass --trust GROUP.pub)"))
+    }
+}
+
+/// Name, for a report, the keys of a bundle's logs that are trusted through
+/// key entries (FORMAT.md §9.6): certified device keys, keys rotated to.
+pub(super) fn name_derived_keys(
+    named: &mut Vec<(String, VerifyingKey)>,
+    report: &BundleReport,
+    trust: &GroupTrust,
+) {
+    for l in &report.logs {
+        let label = match trust.standing(&l.key) {
+            Some(Standing::Device { name, entry }) => {
+                format!("device key {name} (certified by entry {entry})")
+            }
+            Some(Standing::Rotated(entry)) => {
+                format!("the group's new key (rotated to by entry {entry})")
+            }
+            _ => continue,
+        };
+        if !named.iter().any(|(_, k)| *k == l.key) {
+            named.push((label, l.key));
+        }
     }
 }
 
