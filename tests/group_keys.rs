@@ -447,6 +447,27 @@ fn key_rotation_moves_the_store_to_a_new_log_and_partners_follow() {
     );
     let out = b.run(&["audit"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    // The partner cosigns the new log's checkpoint (its key is trusted
+    // through the rotation), and the group takes the cosignature back.
+    let checkpoint = a._temp.path().join("new.checkpoint");
+    let out = a.run(&["checkpoint"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::write(&checkpoint, &out.stdout).unwrap();
+    let out = b.run(&["cosign", checkpoint.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cosigned = a._temp.path().join("cosigned.checkpoint");
+    std::fs::write(&cosigned, &out.stdout).unwrap();
+    let b_pub = b._temp.path().join("b.pub");
+    assert!(b
+        .run(&["key", "export", "--out", b_pub.to_str().unwrap()])
+        .status
+        .success());
+    assert!(a
+        .run(&["trust", "add", b_pub.to_str().unwrap(), "--name", "B"])
+        .status
+        .success());
+    let out = a.run(&["import", cosigned.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
     // `key export` still hands out the root, which a new partner trusts.
     let fresh = TestStore::new();
     let root_pub = a._temp.path().join("root.pub");
