@@ -496,10 +496,16 @@ pub(super) fn name_derived_keys(
     for l in &report.logs {
         let label = match trust.standing(&l.key) {
             Some(Standing::Device { name, entry }) => {
-                format!("device key {name} (certified by entry {entry})")
+                format!(
+                    "device key {name} (certified by entry {})",
+                    &entry.to_hex()[..16]
+                )
             }
             Some(Standing::Rotated(entry)) => {
-                format!("the group's new key (rotated to by entry {entry})")
+                format!(
+                    "the group's new key (rotated to by entry {})",
+                    &entry.to_hex()[..16]
+                )
             }
             _ => continue,
         };
