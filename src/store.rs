@@ -50,6 +50,8 @@ const INDEX_FORMAT: &[u8] = b"format";
 /// of a catch-up (an import, a rebuild) whatever the size of the log.
 const CATCH_UP_WINDOW: usize = 4096;
 const CATCH_UP_WINDOW_BYTES: usize = 16 << 20;
+/// Entries read and verified together when listing a store.
+const ENTRIES_WINDOW: usize = 1024;
 
 /// The store's description, written once by `init` (FORMAT.md §6.1).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -580,7 +582,7 @@ impl Store {
         let mut seen = Vec::new();
         for (log, path) in self.segment_files()? {
             seen.push(log);
-            self.catch_up_log(log, &path)?;
+            self.catch_up_log(log, &path, Signatures::Check)?;
         }
         for item in self.logs.iter() {
             let (key, _) = item?;
@@ -598,7 +600,12 @@ impl Store {
         Ok(())
     }
 
-    fn catch_up_log(&mut self, log: [u8; 32], path: &Path) -> Result<(), StoreError> {
+    fn catch_up_log(
+        &mut self,
+        log: [u8; 32],
+        path: &Path,
+        signatures: Signatures,
+    ) -> Result<(), StoreError> {
         let state = self.log_state(&log)?;
         let file_len = fs::metadata(path).map_err(io_at(path))?.len();
         if file_len < state.end {
@@ -663,10 +670,12 @@ impl Store {
                 let checked = match &item {
                     ScanItem::Frame {
                         entry, signature, ..
-                    } => Some(check_frame(&log, seq, entry, signature).map(|signed| {
-                        let keys = crate::search::record_keys(&signed);
-                        (signed, keys)
-                    })),
+                    } => Some(
+                        check_frame_with(&log, seq, entry, signature, signatures).map(|signed| {
+                            let keys = crate::search::record_keys(&signed);
+                            (signed, keys)
+                        }),
+                    ),
                     _ => None,
                 };
                 (item, checked)
@@ -1238,7 +1247,13 @@ impl Store {
         let location = self
             .location(id)?
             .ok_or_else(|| StoreError::NotFound(id.to_hex()))?;
-        let signed = self.read_at(&location)?;
+        self.read_located(id, &location)
+    }
+
+    /// Read the entry the index places at `location`, and check that its
+    /// bytes have the id the index promised.
+    fn read_located(&self, id: &EntryId, location: &Location) -> Result<SignedEntry, StoreError> {
+        let signed = self.read_at(location)?;
         if signed.id != *id {
             return Err(StoreError::Corrupt {
                 log: short_log(&location.log),
@@ -1290,7 +1305,8 @@ impl Store {
         &self,
         kind: Option<EntryKind>,
     ) -> impl Iterator<Item = Result<SignedEntry, StoreError>> + '_ {
-        self.seqs
+        let mut located = self
+            .seqs
             .iter()
             .flat_map(|item| match item {
                 Ok((_, ids)) => ids
@@ -1313,11 +1329,21 @@ impl Store {
                 match located {
                     Err(e) => Some(Err(e)),
                     Ok((_, location)) if kind.is_some_and(|k| k != location.kind) => None,
-                    // Read through `get`, which checks the bytes have the id
-                    // the index promised.
-                    Ok((id, _)) => Some(self.get(&id)),
+                    Ok(found) => Some(Ok(found)),
                 }
-            })
+            });
+        // Reading and verifying entries is independent work: a window at a
+        // time on every core, handed on in order.
+        let mut window = std::collections::VecDeque::new();
+        std::iter::from_fn(move || {
+            if window.is_empty() {
+                let next: Vec<_> = located.by_ref().take(ENTRIES_WINDOW).collect();
+                window.extend(index::par_map(next, |found| {
+                    found.and_then(|(id, location)| self.read_located(&id, &location))
+                }));
+            }
+            window.pop_front()
+        })
     }
 
     /// Every leaf of one log in order: its entries, read and verified, and
@@ -1358,8 +1384,10 @@ impl Store {
             .append_from(&mut source)
             .map_err(io_at(&path))?;
         // The writer's length is now past the index; catching up re-reads
-        // and verifies exactly what was appended.
-        self.catch_up_log(log, &path)?;
+        // and decodes exactly what was appended. The signatures were checked
+        // by the import a moment ago, under the same lock; `audit` and every
+        // later open that finds the index behind check them again.
+        self.catch_up_log(log, &path, Signatures::AlreadyChecked)?;
         self.warnings
             .retain(|w| !matches!(w, StoreWarning::IndexCaughtUp { log: l, .. } if *l == log));
         self.ensure_undamaged(&log)?;
@@ -1543,12 +1571,30 @@ pub struct StoredCheckpoint {
     pub source: String,
 }
 
+/// Whether catching up checks each entry's signature.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Signatures {
+    Check,
+    /// Frames an import staged after verifying the bundle they came from.
+    AlreadyChecked,
+}
+
 /// Decode and verify one frame found in `log`'s segment at position `seq`.
 pub fn check_frame(
     log: &[u8; 32],
     seq: u64,
     entry: &[u8],
     signature: &[u8],
+) -> Result<SignedEntry, String> {
+    check_frame_with(log, seq, entry, signature, Signatures::Check)
+}
+
+fn check_frame_with(
+    log: &[u8; 32],
+    seq: u64,
+    entry: &[u8],
+    signature: &[u8],
+    signatures: Signatures,
 ) -> Result<SignedEntry, String> {
     let decoded = decode_entry(entry).map_err(|e| e.to_string())?;
     if decoded.log.as_bytes() != log {
@@ -1561,7 +1607,9 @@ pub fn check_frame(
         ));
     }
     let signature = parse_signature(signature).map_err(|e| e.to_string())?;
-    verify_signature(&decoded.log, entry, &signature).map_err(|e| e.to_string())?;
+    if signatures == Signatures::Check {
+        verify_signature(&decoded.log, entry, &signature).map_err(|e| e.to_string())?;
+    }
     Ok(SignedEntry {
         id: EntryId::of(entry),
         entry: decoded,
@@ -1606,6 +1654,7 @@ fn open_index(path: &Path) -> sled::Result<sled::Db> {
         sled::Config::new()
             .path(path)
             .cache_capacity(INDEX_CACHE_BYTES)
+            .mode(sled::Mode::HighThroughput)
             .open()
     };
     let quiet = std::panic::take_hook();
