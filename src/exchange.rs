@@ -152,14 +152,16 @@ fn disposition(
     options: &ExportOptions,
     scope: Scope,
 ) -> Result<Disposition, ExchangeError> {
-    let view_of = |id: &EntryId| match crate::lifecycle::view(store, id) {
+    let found = |view| match view {
         Ok(v) => Ok(Some(v)),
         Err(crate::lifecycle::LifecycleError::Store(StoreError::NotFound(_))) => Ok(None),
         Err(crate::lifecycle::LifecycleError::Store(e)) => Err(ExchangeError::Store(e)),
         Err(other) => Err(ExchangeError::Refused(other.to_string())),
     };
+    let view_of = |id: &EntryId| found(crate::lifecycle::view(store, id));
     let (private, wanted) = if e.entry.record_body().is_some() {
-        match view_of(&e.id)? {
+        // The record was just read and verified: fold it as it is.
+        match found(crate::lifecycle::view_of_entry(store, e.clone()))? {
             Some(view) => (
                 record_is_private(&view, options),
                 options.filter.matches(&view.current),

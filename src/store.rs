@@ -1352,16 +1352,35 @@ impl Store {
         &self,
         log: [u8; 32],
     ) -> Result<impl Iterator<Item = Result<Leaf, StoreError>> + '_, StoreError> {
+        self.leaves_from(log, 0)
+    }
+
+    /// The leaves of one log from sequence number `first` on, as
+    /// [`Store::leaves`]. Entries are read and verified a window at a time on
+    /// every core.
+    pub fn leaves_from(
+        &self,
+        log: [u8; 32],
+        first: u64,
+    ) -> Result<impl Iterator<Item = Result<Leaf, StoreError>> + '_, StoreError> {
         let size = self.log_state(&log)?.size;
-        Ok((0..size).map(move |seq| match self.id_at(&log, seq)? {
-            Some(id) => Ok(Leaf::Entry(Box::new(self.get(&id)?))),
-            None => {
-                let node = NodeId {
-                    level: 0,
-                    index: seq,
-                };
-                Ok(Leaf::Withheld(seq, self.required_node(&log, node)?))
+        let mut seqs = first..size;
+        let mut window = std::collections::VecDeque::new();
+        Ok(std::iter::from_fn(move || {
+            if window.is_empty() {
+                let next: Vec<u64> = seqs.by_ref().take(ENTRIES_WINDOW).collect();
+                window.extend(index::par_map(next, |seq| match self.id_at(&log, seq)? {
+                    Some(id) => Ok(Leaf::Entry(Box::new(self.get(&id)?))),
+                    None => {
+                        let node = NodeId {
+                            level: 0,
+                            index: seq,
+                        };
+                        Ok(Leaf::Withheld(seq, self.required_node(&log, node)?))
+                    }
+                }));
             }
+            window.pop_front()
         }))
     }
 
