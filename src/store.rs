@@ -1673,7 +1673,6 @@ fn open_index(path: &Path) -> sled::Result<sled::Db> {
         sled::Config::new()
             .path(path)
             .cache_capacity(INDEX_CACHE_BYTES)
-            .mode(sled::Mode::HighThroughput)
             .open()
     };
     let quiet = std::panic::take_hook();
