@@ -417,6 +417,53 @@ fn entry_property(e: &EntryError) -> Property {
     }
 }
 
+/// Frames checked per window, on every core.
+const CHECK_WINDOW: usize = 4096;
+
+/// What checking one frame's bytes found: its decoding and, when it decodes,
+/// its signature under the log's key.
+struct FrameCheck {
+    decoded: Result<crate::entry::Entry, EntryError>,
+    signature: Result<(), EntryError>,
+}
+
+/// The segment's items in order, each frame with its check. Decoding and
+/// signature checks are independent of one another, so they run on every
+/// core a window at a time; the walk that compares them with the tree, the
+/// checkpoints and the index stays in order on one thread.
+fn checked_frames(
+    reader: &mut SegmentReader,
+    key: Option<VerifyingKey>,
+) -> impl Iterator<Item = (std::io::Result<ScanItem>, Option<FrameCheck>)> + '_ {
+    let mut buffer = std::collections::VecDeque::new();
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if buffer.is_empty() && !done {
+            let window: Vec<_> = reader.by_ref().take(CHECK_WINDOW).collect();
+            done = window.len() < CHECK_WINDOW;
+            buffer.extend(crate::index::par_map(window, |item| {
+                let check = match &item {
+                    Ok(ScanItem::Frame {
+                        entry, signature, ..
+                    }) => {
+                        let decoded = decode_entry(entry);
+                        let signature = match &decoded {
+                            Ok(d) => parse_signature(signature).and_then(|s| {
+                                verify_signature(key.as_ref().unwrap_or(&d.log), entry, &s)
+                            }),
+                            Err(_) => Ok(()),
+                        };
+                        Some(FrameCheck { decoded, signature })
+                    }
+                    _ => None,
+                };
+                (item, check)
+            }));
+        }
+        buffer.pop_front()
+    })
+}
+
 fn audit_log(
     store: &Store,
     log: &[u8; 32],
@@ -486,17 +533,13 @@ fn audit_log(
     let mut accounted = 0u64;
     let mut node_mismatches = 0u64;
     let mut first_node_mismatch = None;
-    for item in &mut reader {
+    for (item, check) in checked_frames(&mut reader, key) {
         let item = item.map_err(|source| StoreError::Io {
             path: path.to_path_buf(),
             source,
         })?;
         match item {
-            ScanItem::Frame {
-                offset,
-                entry,
-                signature,
-            } => {
+            ScanItem::Frame { offset, entry, .. } => {
                 let position = frontier.size();
                 let id = EntryId::of(&entry);
                 let at = |severity, property, seq: Option<u64>, message: String| Finding {
@@ -513,7 +556,10 @@ fn audit_log(
                     }
                 }
                 check_checkpoints(&frontier, report);
-                let decoded = match decode_entry(&entry) {
+                let Some(FrameCheck { decoded, signature }) = check else {
+                    continue; // every frame has its check
+                };
+                let decoded = match decoded {
                     Ok(d) => d,
                     Err(e) => {
                         // Name the entry a user knows: the id the index
@@ -581,9 +627,7 @@ fn audit_log(
                         .push(at(Severity::Error, Property::Sequence, Some(seq), what));
                 }
                 expected_seq = seq + 1;
-                let verified = parse_signature(&signature)
-                    .and_then(|s| verify_signature(key.as_ref().unwrap_or(&decoded.log), &entry, &s));
-                if let Err(e) = verified {
+                if let Err(e) = signature {
                     ok = false;
                     report.findings.push(at(
                         Severity::Error,

@@ -187,15 +187,17 @@ fn disposition(
     scope: Scope,
     evidence: Option<&mut BTreeMap<[u8; 32], u64>>,
 ) -> Result<Disposition, ExchangeError> {
-    let view_of = |id: &EntryId| match crate::lifecycle::view(store, id) {
+    let found = |view| match view {
         Ok(v) => Ok(Some(v)),
         Err(crate::lifecycle::LifecycleError::Store(StoreError::NotFound(_))) => Ok(None),
         Err(crate::lifecycle::LifecycleError::Store(e)) => Err(ExchangeError::Store(e)),
         Err(other) => Err(ExchangeError::Refused(other.to_string())),
     };
+    let view_of = |id: &EntryId| found(crate::lifecycle::view(store, id));
     let mut files = Vec::new();
     let (private, wanted) = if e.entry.record_body().is_some() {
-        match view_of(&e.id)? {
+        // The record was just read and verified: fold it as it is.
+        match found(crate::lifecycle::view_of_entry(store, e.clone()))? {
             Some(view) => {
                 for r in [&view.original, &view.current] {
                     files.extend(r.person().evidence.iter().map(|i| (i.blake3, i.size)));

@@ -1008,6 +1008,25 @@ pub fn parse_public_key_hex(text: &str) -> Option<VerifyingKey> {
     if text.len() != 64 || text.bytes().any(|b| b.is_ascii_uppercase()) {
         return None;
     }
+    // Every entry names its log's key, and checking that a key is a valid
+    // point costs a third of a signature check; consecutive entries nearly
+    // always name the same key. The answer depends on the text alone.
+    thread_local! {
+        static LAST: std::cell::Cell<Option<([u8; 64], Option<VerifyingKey>)>> =
+            const { std::cell::Cell::new(None) };
+    }
+    let text_bytes: [u8; 64] = text.as_bytes().try_into().ok()?;
+    if let Some((last, key)) = LAST.get() {
+        if last == text_bytes {
+            return key;
+        }
+    }
+    let key = parse_public_key_hex_uncached(text);
+    LAST.set(Some((text_bytes, key)));
+    key
+}
+
+fn parse_public_key_hex_uncached(text: &str) -> Option<VerifyingKey> {
     let mut bytes = [0u8; 32];
     hex::decode_to_slice(text, &mut bytes).ok()?;
     let key = VerifyingKey::from_bytes(&bytes).ok()?;

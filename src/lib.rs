@@ -15,6 +15,7 @@ pub mod entry;
 pub mod evidence_files;
 pub mod exchange;
 pub mod filter;
+pub mod index;
 pub mod group_keys;
 pub mod keys;
 pub mod lifecycle;

@@ -759,7 +759,12 @@ fn canonical_text(value: Option<&Value>) -> String {
 
 /// The view of the record `id` in `store`.
 pub fn view(store: &Store, id: &EntryId) -> Result<RecordView, LifecycleError> {
-    let record = store.get(id)?;
+    view_of_entry(store, store.get(id)?)
+}
+
+/// The current view of a record entry already read from the store.
+pub fn view_of_entry(store: &Store, record: SignedEntry) -> Result<RecordView, LifecycleError> {
+    let id = &record.id;
     if record.entry.record_body().is_none() {
         return Err(LifecycleError::NotARecord {
             id: *id,

@@ -8,7 +8,7 @@
 //! of their normalised content, which is how `import-csv` recognises rows it
 //! has already imported.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 use unicode_normalization::UnicodeNormalization;
@@ -20,13 +20,10 @@ use crate::record::Record;
 /// Prefix of the BLAKE3 input that gives a record's content hash.
 pub const CONTENT_HASH_DOMAIN: &[u8] = b"SIJILL-RECORD-CONTENT-V1\0";
 
-/// Written by a full index build that filled these trees: an index built
-/// before they existed lacks it and is rebuilt on open.
-pub const INDEX_MARK: &[u8] = b"search-index-v1";
-
-/// Most ids read for one query token: keeps a query on a very common name
-/// (محمد) bounded in time; the caller is told when it was reached.
-pub const MAX_HITS_PER_TOKEN: usize = 50_000;
+/// Most records read for one query token: keeps a query bounded in time and
+/// memory even on a name that nearly every record holds; the caller is told
+/// when it was reached.
+pub const MAX_HITS_PER_TOKEN: usize = 2_000_000;
 
 const WORD: u8 = b'w';
 const SKELETON: u8 = b's';
@@ -218,13 +215,135 @@ fn name_texts(record: &Record) -> Vec<&str> {
     out
 }
 
+/// Sequence numbers per postings value: a value holds the positions within
+/// one such range of one log, as 2-byte integers.
+const SEQS_PER_POSTING: u64 = 4096;
+
+/// Where a record sits in the index: the store's number for its log (see
+/// [`SearchIndex::log_number`]) and its sequence number. Ordered as the
+/// index is, which is the order ties are ranked in.
+pub type Position = (u32, u64);
+
+/// What indexing one record adds: its name tokens (class byte, then the
+/// token) and its content hash. Computed apart from the index so that it can
+/// run on every core.
+#[derive(Clone, Debug)]
+pub struct RecordKeys {
+    tokens: Vec<Vec<u8>>,
+    content: [u8; 32],
+}
+
+/// The keys of a record entry; `None` for entries that are not records.
+pub fn record_keys(signed: &SignedEntry) -> Option<RecordKeys> {
+    let record = signed.entry.record_body()?;
+    let mut tokens = Vec::new();
+    for text in name_texts(record) {
+        for token in self::tokens(text) {
+            tokens.push(token_prefix(WORD, &token.word));
+            if let Some(s) = &token.skeleton {
+                tokens.push(token_prefix(SKELETON, s));
+            }
+        }
+    }
+    tokens.sort_unstable();
+    tokens.dedup();
+    let content = content_hash_in_entry(&signed.bytes, signed.entry.kind.as_str())
+        .unwrap_or_else(|| content_hash(record));
+    Some(RecordKeys { tokens, content })
+}
+
+/// The content hash of the record an entry holds, from the entry's own bytes.
+/// A canonical entry begins `{"body":B,"kind":"K"` (its keys are sorted), and
+/// the canonical JSON that [`content_hash`] hashes is `{"body":B,"kind":"K"}`:
+/// the same bytes with `}` after them. Reading them here saves building and
+/// canonicalising the body a second time. `None` when the bytes do not have
+/// that shape.
+fn content_hash_in_entry(bytes: &[u8], kind: &str) -> Option<[u8; 32]> {
+    const START: &[u8] = b"{\"body\":";
+    let body = bytes.strip_prefix(START)?;
+    if body.first() != Some(&b'{') {
+        return None;
+    }
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut end = None;
+    for (i, &b) in body.iter().enumerate() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    end = Some(i + 1);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let end = START.len() + end?;
+    let kind_field = format!(",\"kind\":\"{kind}\"");
+    if !bytes[end..].starts_with(kind_field.as_bytes()) {
+        return None;
+    }
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(CONTENT_HASH_DOMAIN);
+    hasher.update(&bytes[..end + kind_field.len()]);
+    hasher.update(b"}");
+    Some(*hasher.finalize().as_bytes())
+}
+
+/// Postings and content keys gathered for one commit.
+#[derive(Default)]
+pub struct SearchBatch {
+    postings: BTreeMap<Vec<u8>, Vec<u16>>,
+    content: sled::Batch,
+}
+
+impl SearchBatch {
+    pub fn add(&mut self, (log_number, seq): Position, keys: &RecordKeys) {
+        let chunk = seq / SEQS_PER_POSTING;
+        let within = (seq % SEQS_PER_POSTING) as u16;
+        for token in &keys.tokens {
+            let mut key = Vec::with_capacity(token.len() + 12);
+            key.extend_from_slice(token);
+            key.extend_from_slice(&log_number.to_be_bytes());
+            key.extend_from_slice(&chunk.to_be_bytes());
+            self.postings.entry(key).or_default().push(within);
+        }
+        let mut key = Vec::with_capacity(44);
+        key.extend_from_slice(&keys.content);
+        key.extend_from_slice(&log_number.to_be_bytes());
+        key.extend_from_slice(&seq.to_be_bytes());
+        self.content.insert(key, &[][..]);
+    }
+}
+
 /// The derived trees of this module, opened on the store's database.
 #[derive(Clone)]
 pub struct SearchIndex {
-    /// class byte || token || 0 || entry id -> empty.
+    /// class byte || token || 0 || log number || seq / 4096 (big-endian) ->
+    /// the positions (seq % 4096) of the records holding the token, sorted,
+    /// 2 bytes little-endian each.
     tokens: sled::Tree,
-    /// content hash -> number of records with it (u64 big-endian).
+    /// content hash || log number || seq -> nothing: the records with that
+    /// content.
     content: sled::Tree,
+    /// log key -> its number (u32 big-endian), and the number -> the log key.
+    log_numbers: sled::Tree,
+    /// The store's ids by sequence number (chunked, src/index.rs), to name
+    /// the records found.
+    seqs: sled::Tree,
 }
 
 /// One search result before the caller reads the entry.
@@ -241,57 +360,81 @@ pub struct Hit {
 #[derive(Clone, Debug, Default)]
 pub struct SearchResult {
     pub hits: Vec<Hit>,
-    /// A token was so common that only the first [`MAX_HITS_PER_TOKEN`] ids
-    /// were read for it.
+    /// A token was so common that only the first [`MAX_HITS_PER_TOKEN`]
+    /// records were read for it.
     pub truncated: bool,
 }
+
+const NEXT_LOG_NUMBER: &[u8] = b"next-log-number";
 
 impl SearchIndex {
     pub fn open(db: &sled::Db) -> sled::Result<SearchIndex> {
         Ok(SearchIndex {
-            tokens: db.open_tree("search-tokens")?,
+            tokens: db.open_tree("search-postings")?,
             content: db.open_tree("record-content")?,
+            log_numbers: db.open_tree("log-numbers")?,
+            seqs: db.open_tree("seqs")?,
         })
     }
 
     /// Forget everything (the store rebuilds its index from the segments).
     pub fn clear(&self) -> sled::Result<()> {
         self.tokens.clear()?;
-        self.content.clear()
+        self.content.clear()?;
+        self.log_numbers.clear()
     }
 
-    /// Index one entry. Entries that are not records are ignored.
-    pub fn add(&self, signed: &SignedEntry) -> sled::Result<()> {
-        let Some(record) = signed.entry.record_body() else {
-            return Ok(());
-        };
-        let mut batch = sled::Batch::default();
-        for text in name_texts(record) {
-            for token in tokens(text) {
-                batch.insert(token_key(WORD, &token.word, &signed.id), &[][..]);
-                if let Some(s) = &token.skeleton {
-                    batch.insert(token_key(SKELETON, s, &signed.id), &[][..]);
-                }
+    /// The index's short number for a log, given the first time the log is
+    /// indexed. Postings name records by (number, seq), 12 bytes rather than
+    /// a 32-byte id.
+    pub fn log_number(&self, log: &[u8; 32]) -> sled::Result<u32> {
+        if let Some(n) = self.log_numbers.get(log)? {
+            if let Ok(n) = <[u8; 4]>::try_from(&n[..]) {
+                return Ok(u32::from_be_bytes(n));
             }
         }
-        self.tokens.apply_batch(batch)?;
-        let hash = content_hash(record);
-        self.content.update_and_fetch(hash, |old| {
-            let n = old
-                .and_then(|v| <[u8; 8]>::try_from(v).ok())
-                .map_or(0, u64::from_be_bytes);
-            Some((n + 1).to_be_bytes().to_vec())
-        })?;
-        Ok(())
+        let next = self
+            .log_numbers
+            .get(NEXT_LOG_NUMBER)?
+            .and_then(|v| <[u8; 4]>::try_from(&v[..]).ok())
+            .map_or(0, u32::from_be_bytes);
+        let mut batch = sled::Batch::default();
+        batch.insert(&next.to_be_bytes()[..], &log[..]);
+        batch.insert(&log[..], &next.to_be_bytes()[..]);
+        batch.insert(NEXT_LOG_NUMBER, &(next + 1).to_be_bytes()[..]);
+        self.log_numbers.apply_batch(batch)?;
+        Ok(next)
+    }
+
+    /// Write what a batch gathered: each postings value touched is read
+    /// once, merged (a set union, so indexing an entry twice changes
+    /// nothing) and written once.
+    pub fn commit(&self, batch: SearchBatch) -> sled::Result<()> {
+        let mut writes = sled::Batch::default();
+        for (key, mut positions) in batch.postings {
+            if let Some(old) = self.tokens.get(&key)? {
+                positions.extend(
+                    old.chunks_exact(2)
+                        .map(|p| u16::from_le_bytes([p[0], p[1]])),
+                );
+            }
+            positions.sort_unstable();
+            positions.dedup();
+            let value: Vec<u8> = positions.iter().flat_map(|p| p.to_le_bytes()).collect();
+            writes.insert(key, value);
+        }
+        self.tokens.apply_batch(writes)?;
+        self.content.apply_batch(batch.content)
     }
 
     /// How many records in the store have this content hash.
     pub fn content_count(&self, hash: &[u8; 32]) -> sled::Result<u64> {
-        Ok(self
-            .content
-            .get(hash)?
-            .and_then(|v| <[u8; 8]>::try_from(&v[..]).ok())
-            .map_or(0, u64::from_be_bytes))
+        let mut n = 0;
+        for item in self.content.scan_prefix(hash) {
+            item?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// Records whose names hold the query's tokens, best first: more query
@@ -299,61 +442,147 @@ impl SearchIndex {
     pub fn search(&self, query: &str, limit: usize) -> sled::Result<SearchResult> {
         let mut query_tokens = tokens(query);
         query_tokens.dedup();
-        let mut scores: HashMap<EntryId, (usize, usize)> = HashMap::new();
+        // (position, tokens matched, tokens matched exactly), sorted by
+        // position; each token's postings arrive sorted, so combining them is
+        // a merge, never a hash table.
+        let mut scored: Vec<(Position, u16, u16)> = Vec::new();
         let mut truncated = false;
         for token in &query_tokens {
-            let mut found: HashMap<EntryId, bool> = HashMap::new();
-            truncated |= self.scan(WORD, &token.word, |id| {
-                found.insert(id, true);
-            })?;
-            if let Some(s) = &token.skeleton {
-                truncated |= self.scan(SKELETON, s, |id| {
-                    found.entry(id).or_insert(false);
-                })?;
-            }
-            for (id, exact) in found {
-                let score = scores.entry(id).or_default();
-                score.0 += 1;
-                score.1 += usize::from(exact);
+            let (words, cut) = self.postings(WORD, &token.word)?;
+            truncated |= cut;
+            let skeletons = match &token.skeleton {
+                Some(s) => {
+                    let (found, cut) = self.postings(SKELETON, s)?;
+                    truncated |= cut;
+                    found
+                }
+                None => Vec::new(),
+            };
+            let this = merge_token(&words, &skeletons);
+            scored = merge_scores(&scored, &this);
+        }
+        let rank = |a: &(Position, u16, u16), b: &(Position, u16, u16)| {
+            (b.1, b.2).cmp(&(a.1, a.2)).then(a.0.cmp(&b.0))
+        };
+        if scored.len() > limit && limit > 0 {
+            scored.select_nth_unstable_by(limit - 1, rank);
+        }
+        scored.truncate(limit);
+        scored.sort_by(rank);
+        let mut hits = Vec::with_capacity(scored.len());
+        for ((log_number, seq), matched, exact) in scored {
+            if let Some(id) = self.id_at(log_number, seq)? {
+                hits.push(Hit {
+                    id,
+                    matched: usize::from(matched),
+                    exact: usize::from(exact),
+                });
             }
         }
-        let mut hits: Vec<Hit> = scores
-            .into_iter()
-            .map(|(id, (matched, exact))| Hit { id, matched, exact })
-            .collect();
-        hits.sort_by(|a, b| {
-            (b.matched, b.exact)
-                .cmp(&(a.matched, a.exact))
-                .then(a.id.cmp(&b.id))
-        });
-        hits.truncate(limit);
         Ok(SearchResult { hits, truncated })
     }
 
-    /// Call `f` for each id under one token; true when the cap was reached.
-    fn scan(&self, class: u8, token: &str, mut f: impl FnMut(EntryId)) -> sled::Result<bool> {
-        let mut prefix = vec![class];
-        prefix.extend_from_slice(token.as_bytes());
-        prefix.push(0);
-        for (n, item) in self.tokens.scan_prefix(&prefix).enumerate() {
-            if n >= MAX_HITS_PER_TOKEN {
-                return Ok(true);
-            }
-            let (key, _) = item?;
-            if let Ok(id) = <[u8; 32]>::try_from(&key[prefix.len()..]) {
-                f(EntryId(id));
+    fn id_at(&self, log_number: u32, seq: u64) -> sled::Result<Option<EntryId>> {
+        let Some(log) = self.log_numbers.get(log_number.to_be_bytes())? else {
+            return Ok(None);
+        };
+        let Ok(log) = <[u8; 32]>::try_from(&log[..]) else {
+            return Ok(None);
+        };
+        Ok(crate::index::read_item(&self.seqs, crate::index::id_chunk(&log, seq))?.map(EntryId))
+    }
+
+    /// The positions of the records holding one token, in index order; true
+    /// when the cap was reached.
+    fn postings(&self, class: u8, token: &str) -> sled::Result<(Vec<Position>, bool)> {
+        let prefix = token_prefix(class, token);
+        let mut out = Vec::new();
+        for item in self.tokens.scan_prefix(&prefix) {
+            let (key, value) = item?;
+            let rest = &key[prefix.len()..];
+            let (Ok(number), Ok(chunk)) = (
+                <[u8; 4]>::try_from(&rest[..rest.len().min(4)]),
+                <[u8; 8]>::try_from(rest.get(4..).unwrap_or_default()),
+            ) else {
+                continue;
+            };
+            let number = u32::from_be_bytes(number);
+            let base = u64::from_be_bytes(chunk) * SEQS_PER_POSTING;
+            for p in value.chunks_exact(2) {
+                if out.len() >= MAX_HITS_PER_TOKEN {
+                    return Ok((out, true));
+                }
+                out.push((number, base + u64::from(u16::from_le_bytes([p[0], p[1]]))));
             }
         }
-        Ok(false)
+        Ok((out, false))
     }
 }
 
-fn token_key(class: u8, token: &str, id: &EntryId) -> Vec<u8> {
-    let mut key = Vec::with_capacity(token.len() + 34);
+/// One query token's matches: by word (exact) or only by skeleton.
+fn merge_token(words: &[Position], skeletons: &[Position]) -> Vec<(Position, u16, u16)> {
+    let mut out = Vec::with_capacity(words.len().max(skeletons.len()));
+    let (mut i, mut j) = (0, 0);
+    while i < words.len() || j < skeletons.len() {
+        match (words.get(i), skeletons.get(j)) {
+            (Some(w), Some(s)) if w == s => {
+                out.push((*w, 1, 1));
+                i += 1;
+                j += 1;
+            }
+            (Some(w), Some(s)) if w < s => {
+                out.push((*w, 1, 1));
+                i += 1;
+            }
+            (Some(w), None) => {
+                out.push((*w, 1, 1));
+                i += 1;
+            }
+            (_, Some(s)) => {
+                out.push((*s, 1, 0));
+                j += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    out
+}
+
+/// Add one token's matches to the scores so far (both sorted by position).
+fn merge_scores(
+    a: &[(Position, u16, u16)],
+    b: &[(Position, u16, u16)],
+) -> Vec<(Position, u16, u16)> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (x, y) = (a[i], b[j]);
+        match x.0.cmp(&y.0) {
+            std::cmp::Ordering::Less => {
+                out.push(x);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(y);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push((x.0, x.1 + y.1, x.2 + y.2));
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
+fn token_prefix(class: u8, token: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(token.len() + 14);
     key.push(class);
     key.extend_from_slice(token.as_bytes());
     key.push(0);
-    key.extend_from_slice(&id.0);
     key
 }
 
@@ -423,6 +652,38 @@ mod tests {
         assert_eq!(skeletons("Khaled"), skeletons("Khalid"));
         assert_eq!(skeletons("Fatima"), skeletons("Fatimah"));
         assert_ne!(skeletons("Khaled"), skeletons("Hamed"));
+    }
+
+    #[test]
+    fn content_hash_read_from_the_entry_equals_the_record_hash() {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
+        for (i, json) in [
+            r#"{"name": {"ar": "محمد \"الحلبي\" {x}", "latin": "Muhammad [al-Halabi]"}, "date_of_death": "2018-01-24", "sources": [{"type": "eyewitness", "reference": "a \\ b }", "reliability": "high"}], "sensitivity": "public"}"#,
+            r#"{"name": {"ar": "فاطمة"}, "date_of_death": "2019", "sources": [{"type": "media"}], "sensitivity": "internal", "notes": ",\"kind\":\"casualty\""}"#,
+        ]
+        .iter()
+        .enumerate()
+        {
+            let record = crate::record::parse_record(
+                crate::record::RecordKind::Casualty,
+                json.as_bytes(),
+                time::macros::date!(2026 - 01 - 01),
+            )
+            .unwrap_or_else(|e| panic!("record {i}: {e}"));
+            let signed = crate::entry::Entry::new(
+                key.verifying_key(),
+                i as u64,
+                time::OffsetDateTime::UNIX_EPOCH,
+                crate::entry::Body::Record(record.clone()),
+            )
+            .sign(&key)
+            .unwrap();
+            assert_eq!(
+                content_hash_in_entry(&signed.bytes, signed.entry.kind.as_str()),
+                Some(content_hash(&record)),
+                "record {i}"
+            );
+        }
     }
 
     #[test]
