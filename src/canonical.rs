@@ -40,6 +40,21 @@ pub enum CanonicalError {
 /// form (floats, unsafe integers, non-NFC strings).
 pub fn to_canonical_bytes(value: &Value) -> Result<Vec<u8>, CanonicalError> {
     check_value(value, &mut String::from("$"))?;
+    if keys_already_in_canonical_order(value) {
+        // Where every object's keys are ASCII and already in order, RFC 8785
+        // is serde_json's compact output: integers are written the same way
+        // (no floats get here), and both escape exactly `"`, `\` and the
+        // control characters, with the same short forms and lowercase
+        // `\u00xx`. ASCII keys sort the same by UTF-16 code units (RFC 8785
+        // §3.2.3) as by bytes. Entry fields are all of this kind; this skips
+        // the canonicaliser's re-sorting, which costs as much as a signature.
+        // `fast_path_equals_the_canonicaliser` checks the equivalence.
+        return serde_json::to_vec(value).map_err(|e| CanonicalError::Syntax {
+            line: 0,
+            column: 0,
+            message: format!("cannot encode: {e}"),
+        });
+    }
     serde_json_canonicalizer::to_vec(value).map_err(|e| CanonicalError::Syntax {
         line: 0,
         column: 0,
@@ -67,6 +82,29 @@ pub fn parse_canonical(bytes: &[u8]) -> Result<Value, CanonicalError> {
     Ok(value)
 }
 
+/// Every object's keys are ASCII and iterate in strictly increasing byte
+/// order (true of serde_json's sorted map; checked rather than assumed, so a
+/// dependency that turns on its insertion-ordered map changes nothing).
+fn keys_already_in_canonical_order(value: &Value) -> bool {
+    match value {
+        Value::Array(items) => items.iter().all(keys_already_in_canonical_order),
+        Value::Object(map) => {
+            let mut last: Option<&str> = None;
+            for (key, item) in map {
+                if !key.is_ascii() || last.is_some_and(|l| l.as_bytes() >= key.as_bytes()) {
+                    return false;
+                }
+                if !keys_already_in_canonical_order(item) {
+                    return false;
+                }
+                last = Some(key);
+            }
+            true
+        }
+        _ => true,
+    }
+}
+
 fn check_value(value: &Value, path: &mut String) -> Result<(), CanonicalError> {
     match value {
         Value::Null | Value::Bool(_) => Ok(()),
@@ -92,7 +130,10 @@ fn check_value(value: &Value, path: &mut String) -> Result<(), CanonicalError> {
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 let len = path.len();
-                path.push_str(&format!("[{i}]"));
+                {
+                    use std::fmt::Write;
+                    let _ = write!(path, "[{i}]");
+                }
                 check_value(item, path)?;
                 path.truncate(len);
             }
@@ -213,6 +254,15 @@ mod tests {
             let parsed = parse_canonical(&bytes).unwrap();
             prop_assert_eq!(&parsed, &v);
             prop_assert_eq!(to_canonical_bytes(&parsed).unwrap(), bytes);
+        }
+
+        /// The serde_json fast path gives the canonicaliser's bytes, for
+        /// strings with every control character, quotes and backslashes.
+        #[test]
+        fn fast_path_equals_the_canonicaliser(v in json_value(), s in "[\\x00-\\x7f\"\\\\\u{2028}\u{7f}é]{0,16}") {
+            let v = json!({"text": s, "value": v, "list": [s.clone(), 1, -1]});
+            let expected = serde_json_canonicalizer::to_vec(&v).unwrap();
+            prop_assert_eq!(to_canonical_bytes(&v).unwrap(), expected);
         }
 
         /// Pretty-printed JSON of a non-trivial value is never accepted as canonical.
