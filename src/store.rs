@@ -775,7 +775,11 @@ impl Store {
                         };
                     }
                     ScanItem::Withheld { offset, seq, leaf } => {
-                        if log == self.group_key.to_bytes() {
+                        // The group's logs, current and former, hold every
+                        // entry: only a replica has withheld leaves.
+                        let own = log == self.group_key.to_bytes()
+                            || self.meta.former_keys.contains(&hex::encode(log));
+                        if own {
                             self.mark_damaged(
                                 log,
                                 &format!(
@@ -1875,6 +1879,38 @@ mod tests {
                 .unwrap()
             })
             .collect()
+    }
+
+    /// A group's former log (from before a key rotation) holds every entry,
+    /// as its current one does: a withheld leaf in it is damage.
+    #[test]
+    fn a_withheld_leaf_in_a_former_own_log_is_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("store");
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let mut store = Store::init(
+            &root,
+            InitOptions {
+                organisation: "Test",
+                passphrase: None,
+                now,
+            },
+        )
+        .unwrap();
+        let old = store.signing_key(None).unwrap();
+        store.append_records(&old, records(2), now).unwrap();
+        crate::group_keys::rotate_group_key(&mut store, &old, "routine", None, now).unwrap();
+        let old_log = old.verifying_key().to_bytes();
+        let size = store.log_state(&old_log).unwrap().size;
+        let path = store.segment_path(&old_log);
+        drop(store);
+        let frame = crate::segment::encode_withheld_frame(size, &[7u8; 32]);
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(&frame).unwrap();
+        drop(file);
+        let store = Store::open(&root).unwrap();
+        let reason = store.damaged_logs().get(&old_log).expect("damage noted");
+        assert!(reason.contains("withheld leaf"), "{reason}");
     }
 
     /// A crash between two index commits leaves trees that hold entries the
