@@ -20,7 +20,7 @@
 //! that replaces the old one by rename.
 
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, Seek, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -64,6 +64,15 @@ fn slot_check(digest: &[u8], payload: &[u8]) -> [u8; 8] {
     let mut out = [0u8; 8];
     out.copy_from_slice(&h.finalize().as_bytes()[..8]);
     out
+}
+
+/// The home slot of a digest in a table of `slots`: its leading 64 bits
+/// scaled, so that home slots are in digest order.
+fn home_of(digest: &[u8], slots: u64) -> u64 {
+    let mut lead = [0u8; 8];
+    let n = digest.len().min(8);
+    lead[..n].copy_from_slice(&digest[..n]);
+    ((u128::from(u64::from_be_bytes(lead)) * u128::from(slots)) >> 64) as u64
 }
 
 fn encode_slot(digest: &[u8; 32], payload: &[u8; PAYLOAD_LEN]) -> [u8; SLOT_LEN as usize] {
@@ -180,10 +189,7 @@ impl DigestTable {
     }
 
     fn home(&self, digest: &[u8]) -> u64 {
-        let mut lead = [0u8; 8];
-        let n = digest.len().min(8);
-        lead[..n].copy_from_slice(&digest[..n]);
-        ((u128::from(u64::from_be_bytes(lead)) * u128::from(self.slots)) >> 64) as u64
+        home_of(digest, self.slots)
     }
 
     /// Read slots from `first` on, calling `f` with each used slot's index,
@@ -308,14 +314,49 @@ impl DigestTable {
         self.file.sync_data().map_err(self.io())
     }
 
-    /// Double the table: every item is copied, in order, into a new file,
-    /// which then replaces this one.
+    /// Double the table into a new file, which then replaces this one.
+    ///
+    /// Written front to back in one pass: a run of used slots holds the
+    /// items whose homes fall in it, so the runs in slot order, each sorted
+    /// by digest, are every item in digest order, which is home order in the
+    /// new table too. Placed in that order, linear probing puts each item at
+    /// its home or just after the one before: no slot is read or written
+    /// twice.
     fn grow(&mut self) -> Result<(), TableError> {
         let next = self.path.with_extension("grow");
-        let mut bigger = DigestTable::create_sized(&next, self.slots * 2)?;
-        let mut items = Vec::with_capacity(4096);
-        let mut at = 0;
+        let slots = self.slots * 2;
+        let created = DigestTable::create_sized(&next, slots)?;
+        let io_next = |source| TableError::Io {
+            path: next.clone(),
+            source,
+        };
+        let mut out = io::BufWriter::with_capacity(1 << 20, &created.file);
+        out.seek(io::SeekFrom::Start(HEADER_LEN)).map_err(io_next)?;
+        let mut written = 0u64; // the next slot `out` will write
+        let mut count = 0u64;
+        let mut place = |run: &mut Vec<Item>| -> Result<(), TableError> {
+            run.sort_unstable();
+            for (digest, payload) in run.drain(..) {
+                let slot = home_of(&digest, slots).max(written);
+                if slot >= slots + OVERFLOW {
+                    return Err(TableError::Damaged {
+                        path: next.clone(),
+                        message: "no free slot while growing".into(),
+                    });
+                }
+                for _ in written..slot {
+                    out.write_all(&[0u8; SLOT_LEN as usize]).map_err(io_next)?;
+                }
+                out.write_all(&encode_slot(&digest, &payload))
+                    .map_err(io_next)?;
+                written = slot + 1;
+                count += 1;
+            }
+            Ok(())
+        };
+        let mut run = Vec::new();
         let end = self.slots + OVERFLOW;
+        let mut at = 0;
         while at < end {
             let n = 4096.min(end - at);
             let mut bytes = vec![0u8; (n * SLOT_LEN) as usize];
@@ -324,6 +365,7 @@ impl DigestTable {
                 .map_err(self.io())?;
             for (i, slot) in bytes.chunks_exact(SLOT_LEN as usize).enumerate() {
                 if slot.iter().all(|b| *b == 0) {
+                    place(&mut run)?;
                     continue;
                 }
                 if slot[56..] != slot_check(&slot[..32], &slot[32..56]) {
@@ -333,34 +375,20 @@ impl DigestTable {
                 let mut payload = [0u8; PAYLOAD_LEN];
                 digest.copy_from_slice(&slot[..32]);
                 payload.copy_from_slice(&slot[32..56]);
-                items.push((digest, payload));
+                run.push((digest, payload));
             }
             at += n;
-            bigger.insert_unsynced(&items)?;
-            items.clear();
         }
+        place(&mut run)?;
+        out.flush().map_err(io_next)?;
+        drop(out);
+        let mut bigger = created;
+        bigger.count = count;
         bigger.write_header()?;
         bigger.file.sync_data().map_err(bigger.io())?;
         fs::rename(&next, &self.path).map_err(self.io())?;
         bigger.path = self.path.clone();
         *self = bigger;
-        Ok(())
-    }
-
-    /// Place items known to be distinct, into a table large enough for
-    /// them (used while growing).
-    fn insert_unsynced(&mut self, items: &[Item]) -> Result<(), TableError> {
-        for (digest, payload) in items {
-            let empty = self.walk(self.home(digest), |_, _, _| true)?;
-            let slot = empty.ok_or_else(|| TableError::Damaged {
-                path: self.path.clone(),
-                message: "no free slot while growing".into(),
-            })?;
-            self.file
-                .write_all_at(&encode_slot(digest, payload), HEADER_LEN + slot * SLOT_LEN)
-                .map_err(self.io())?;
-            self.count += 1;
-        }
         Ok(())
     }
 }
