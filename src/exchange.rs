@@ -23,7 +23,7 @@ use crate::bundle::{
     self, BundleError, BundleHeader, BundleReport, BundleWriter, LogSection, Scope, SinceProof,
     Verified,
 };
-use crate::entry::{format_timestamp, EntryId};
+use crate::entry::{format_timestamp, EntryId, EntryKind};
 use crate::filter::Filter;
 use crate::group_keys::{self, GroupTrust, KeyEvent};
 use crate::keys::{self, SigningKey, VerifyingKey};
@@ -213,12 +213,24 @@ fn disposition(
         let mut private =
             !options.include_sensitive && crate::lifecycle::sets_sensitive_field(&e.entry);
         let mut wanted = false;
-        for target in e
+        let mut targets = e
             .entry
             .lifecycle_body()
             .map(Lifecycle::targets)
-            .unwrap_or_default()
-        {
+            .unwrap_or_default();
+        // An unlink names a link: it follows the two records the link names.
+        if let (EntryKind::SamePersonUnlink, Some(link)) = (e.entry.kind, targets.first()) {
+            targets = match store.get(link) {
+                Ok(link) => link
+                    .entry
+                    .lifecycle_body()
+                    .map(Lifecycle::targets)
+                    .unwrap_or_default(),
+                Err(StoreError::NotFound(_)) => Vec::new(),
+                Err(err) => return Err(err.into()),
+            };
+        }
+        for target in targets {
             if let Some(view) = view_of(&target)? {
                 private |= record_is_private(&view, options);
                 wanted |= options.filter.matches(&view.current);
