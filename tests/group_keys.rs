@@ -150,7 +150,8 @@ fn trust_follows_authorities_only() {
     assert!(t.revoked_entry(&device, 1).is_none());
     let why = t.revoked_entry(&device, 2).unwrap();
     assert!(why.contains("seized") && why.contains("seq 2"), "{why}");
-    // A revoked authority's later key entries do not count.
+    // A key is not revoked by the key it rotated from, which is the one a
+    // rotation leaves behind.
     let mut later = events.clone();
     later.push(event(
         &group,
@@ -163,7 +164,26 @@ fn trust_follows_authorities_only() {
         },
     ));
     let t = GroupTrust::derive(&[group.verifying_key()], &later);
-    assert!(!t.is_trusted(&other_device));
+    assert!(t.is_trusted(&other_device));
+    assert!(t.revocation(&successor.verifying_key()).is_none());
+    // A revoked authority's later key entries do not count: the successor
+    // revokes the old key after its rotation, and what the old key
+    // certifies from there on is not trusted.
+    later.push(event(&group, 4, 7, certify(key(6).verifying_key())));
+    later.push(event(
+        &successor,
+        1,
+        8,
+        KeyBody::Revoke {
+            key: group.verifying_key(),
+            keep_up_to: 3,
+            reason: "seized".into(),
+        },
+    ));
+    let t = GroupTrust::derive(&[group.verifying_key()], &later);
+    assert!(t.is_trusted(&device) && t.is_trusted(&other_device));
+    assert!(!t.is_trusted(&key(6).verifying_key()));
+    assert!(t.revoked_entry(&group.verifying_key(), 3).is_some());
 }
 
 mod common;
@@ -648,4 +668,247 @@ fn an_export_stops_a_revoked_log_at_its_revocation_point() {
     let out = b.run(&["import", path.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stdout(&b.run(&["list"])).contains(&lost[..16]));
+}
+
+#[test]
+fn groups_follow_certification_and_rotation_and_former_keys_are_revoked_by_successors() {
+    let (a0, a1, b) = (key(1), key(3), key(7));
+    let (da, db, evil) = (key(2).verifying_key(), key(8).verifying_key(), key(9));
+    let certify = |k| KeyBody::Certify {
+        key: k,
+        name: "d".into(),
+        reason: None,
+    };
+    let rotate = |k: &SigningKey| KeyBody::Rotate {
+        new_key: k.verifying_key(),
+        reason: "r".into(),
+    };
+    let revoke = |k: &SigningKey, keep_up_to| KeyBody::Revoke {
+        key: k.verifying_key(),
+        keep_up_to,
+        reason: "compromised".into(),
+    };
+    let mut events = vec![
+        event(&a0, 0, 1, certify(da)),
+        event(&a0, 1, 2, rotate(&a1)),
+        event(&b, 0, 3, certify(db)),
+        // A group cannot claim another's key: an entry naming a root
+        // carries nothing, and a device two groups certify is neither's.
+        event(&b, 1, 4, rotate(&a0)),
+        event(&b, 2, 5, certify(a1.verifying_key())),
+    ];
+    let roots = [a0.verifying_key(), b.verifying_key()];
+    let t = GroupTrust::derive(&roots, &events);
+    assert!(t.same_group(&a0.verifying_key(), &a1.verifying_key()));
+    assert!(t.same_group(&a1.verifying_key(), &da));
+    assert!(t.same_group(&b.verifying_key(), &db));
+    assert!(!t.same_group(&a0.verifying_key(), &b.verifying_key()));
+    assert!(!t.same_group(&a1.verifying_key(), &db));
+    events.push(event(&b, 3, 6, certify(da)));
+    let t = GroupTrust::derive(&roots, &events);
+    assert!(t.is_trusted(&da));
+    assert!(!t.same_group(&da, &a0.verifying_key()));
+    assert!(!t.same_group(&da, &b.verifying_key()));
+    events.pop();
+    // A store's own keys are one group even as roots.
+    let t = GroupTrust::derive_with_own(
+        &[a1.verifying_key(), a0.verifying_key()],
+        &[b.verifying_key()],
+        &events,
+    );
+    assert!(t.is_own(&a0.verifying_key()) && t.is_own(&da));
+    assert!(!t.is_own(&db));
+
+    // The old key is compromised after the rotation (its log held 2
+    // entries): the thief rotates to a key of its own and revokes the new
+    // key; the group revokes the old key from seq 2 in the new key's log.
+    events.push(event(&a0, 2, 10, rotate(&evil)));
+    events.push(event(&a0, 3, 11, revoke(&a1, 0)));
+    let t = GroupTrust::derive(&roots, &events);
+    // Before the revocation reaches a partner, the thief's entries count.
+    assert!(t.is_trusted(&evil.verifying_key()));
+    events.push(event(&a1, 0, 12, revoke(&a0, 2)));
+    // A partner's revocation of another group's root does not count.
+    events.push(event(&b, 4, 13, revoke(&a0, 0)));
+    for order in [false, true] {
+        let mut events = events.clone();
+        if order {
+            events.reverse();
+        }
+        let t = GroupTrust::derive(&roots, &events);
+        assert!(t.is_trusted(&a0.verifying_key()));
+        assert!(t.revoked_entry(&a0.verifying_key(), 1).is_none());
+        let why = t.revoked_entry(&a0.verifying_key(), 2).unwrap();
+        assert!(
+            why.contains("compromised") && why.contains("seq 2"),
+            "{why}"
+        );
+        assert_eq!(
+            t.revocation(&a0.verifying_key()).unwrap().entry,
+            sijill::entry::EntryId([12; 32])
+        );
+        assert!(!t.is_trusted(&evil.verifying_key()));
+        assert!(t.revocation(&a1.verifying_key()).is_none());
+        assert!(t.same_group(&a0.verifying_key(), &a1.verifying_key()));
+        assert!(t.same_group(&a1.verifying_key(), &da));
+    }
+    // A revocation that would cut the rotation it descends through does not
+    // count; nor does one by a key the revoked key never rotated to.
+    let cutting = vec![
+        event(&a0, 0, 1, rotate(&a1)),
+        event(&a1, 0, 2, revoke(&a0, 0)),
+        event(&b, 0, 3, revoke(&a1, 0)),
+    ];
+    let t = GroupTrust::derive(&[a0.verifying_key(), b.verifying_key()], &cutting);
+    assert!(t.revocation(&a0.verifying_key()).is_none());
+    assert!(t.revocation(&a1.verifying_key()).is_none());
+    assert!(t.is_trusted(&a1.verifying_key()));
+}
+
+fn show_json(store: &TestStore, id: &str) -> Value {
+    let out = store.run(&["show", id, "--json", "--history"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn ok(store: &TestStore, args: &[&str]) -> String {
+    let out = store.run(args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    stdout(&out).trim().to_string()
+}
+
+#[test]
+fn a_group_acts_on_what_it_wrote_with_a_former_key_or_a_device() {
+    let a = TestStore::new();
+    let c0 = a.add("casualty", CASUALTY);
+    let c1 = a.add("casualty", CASUALTY);
+    let m0 = a.add("missing", MISSING);
+    ok(&a, &["key", "add-device", "--name", "laptop-1"]);
+    let out = add_as(&a, "laptop-1");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let d0 = stdout(&out).trim().to_string();
+    let b = partner_of(&a);
+    let out = b.run(&["import", export(&a, "before.bundle").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    rotate(&a, "yearly rotation");
+
+    // The group amends and changes the status of what its old key wrote:
+    // its own word, not a conflict between groups.
+    ok(
+        &a,
+        &[
+            "amend",
+            &c0,
+            "--set",
+            "date_of_death=2018-01-24",
+            "--reason",
+            "death certificate",
+        ],
+    );
+    ok(
+        &a,
+        &["status", &m0, "detained-acknowledged", "--reason", "list"],
+    );
+    ok(
+        &a,
+        &[
+            "corroborate",
+            &m0,
+            "--source-type",
+            "official",
+            "--reason",
+            "the detention was acknowledged",
+        ],
+    );
+    let v = show_json(&a, &c0);
+    assert_eq!(v["view"]["current"]["date_of_death"], "2018-01-24");
+    assert_eq!(v["view"]["conflicts"], serde_json::json!([]), "{v}");
+    let v = show_json(&a, &m0);
+    assert_eq!(v["view"]["current"]["status"], "detained-acknowledged");
+    assert_eq!(v["view"]["conflicts"], serde_json::json!([]), "{v}");
+    assert_eq!(v["view"]["corroborations"][0]["trusted_name"], "Test Group");
+    // It links and unlinks its former key's record and its device's.
+    let link = ok(
+        &a,
+        &[
+            "link",
+            &c1,
+            &d0,
+            "--same-person",
+            "--certainty",
+            "likely",
+            "--reason",
+            "same name and date",
+        ],
+    );
+    ok(
+        &a,
+        &["link", "--unlink", &link, "--reason", "different fathers"],
+    );
+    let v = show_json(&a, &d0);
+    assert_eq!(
+        v["view"]["links"][0]["withdrawn_by"].as_str().map(str::len),
+        Some(64)
+    );
+    // It retracts them, with the new key.
+    ok(&a, &["retract", &c1, "--reason", "duplicate"]);
+    ok(
+        &a,
+        &["retract", &d0, "--reason", "entered on the wrong form"],
+    );
+    for id in [&c1, &d0] {
+        let v = show_json(&a, id);
+        assert!(v["view"]["retracted"].is_object(), "{v}");
+    }
+    let out = a.run(&["audit"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    // A partner that holds the key entries folds the same.
+    let out = b.run(&["import", export(&a, "after.bundle").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for id in [&c0, &c1, &d0] {
+        let here = show_json(&a, id);
+        let there = show_json(&b, id);
+        for field in ["current", "retracted", "conflicts", "links"] {
+            assert_eq!(here["view"][field], there["view"][field], "{id} {field}");
+        }
+    }
+    let v = show_json(&b, &d0);
+    assert!(v["view"]["retracted"].is_object(), "{v}");
+    let history = v["history"].as_array().unwrap();
+    assert!(
+        history.iter().all(|s| s["trusted_name"] == "Group A"),
+        "{v}"
+    );
+    // ... and the partner cannot retract them: it is another group.
+    let out = b.run(&["retract", &c0, "--reason", "mine now"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("another group"), "{}", stderr(&out));
+}
+
+#[test]
+fn show_names_the_device_that_wrote_a_record() {
+    let a = TestStore::new();
+    let device = ok(&a, &["key", "add-device", "--name", "laptop-aleppo-2"]);
+    let out = add_as(&a, "laptop-aleppo-2");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = stdout(&out).trim().to_string();
+    let text = ok(&a, &["show", &id, "--history"]);
+    assert!(
+        text.contains(&format!(
+            "written by   this group's device laptop-aleppo-2 (key {device}, certified by entry"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("no import record"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "signed by {device} (Test Group, device laptop-aleppo-2)"
+        )),
+        "{text}"
+    );
+    let v = show_json(&a, &id);
+    assert_eq!(v["written_by"]["device"], "laptop-aleppo-2");
+    assert_eq!(v["written_by"]["key_id"], device.as_str());
+    assert!(v.get("imported").is_none(), "{v}");
 }
