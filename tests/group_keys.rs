@@ -912,3 +912,127 @@ fn show_names_the_device_that_wrote_a_record() {
     assert_eq!(v["written_by"]["key_id"], device.as_str());
     assert!(v.get("imported").is_none(), "{v}");
 }
+
+fn key_id_of(hex_key: &Value) -> String {
+    let key = sijill::keys::parse_public_key_hex(hex_key.as_str().unwrap()).unwrap();
+    sijill::keys::key_id(&key).to_string()
+}
+
+/// The thief's side: sign into the old key's log with the old key file, as
+/// no command does, and export that log signed by it.
+fn thief_bundle(copy: &std::path::Path, out: &std::path::Path) {
+    use sijill::store::Store;
+    let mut store = Store::open(copy).unwrap();
+    let text = std::fs::read_to_string(copy.join("group.key")).unwrap();
+    let old = sijill::keys::open_secret_key(&text, None).unwrap();
+    let record = sijill::record::parse_record(
+        sijill::record::RecordKind::Casualty,
+        CASUALTY.as_bytes(),
+        time::macros::date!(2030 - 01 - 01),
+    )
+    .unwrap();
+    store
+        .append_records(&old, vec![record], time::OffsetDateTime::now_utc())
+        .unwrap();
+    store.sign_checkpoint(&old).unwrap();
+    sijill::exchange::export(&mut store, &old, &Default::default(), out).unwrap();
+}
+
+#[test]
+fn a_former_group_key_is_revoked_by_the_key_it_rotated_to() {
+    let a = TestStore::new();
+    a.add("casualty", CASUALTY);
+    let root_id = key_id_of(&store_json(&a)["group_key"]);
+    let b = partner_of(&a);
+    rotate(&a, "the old key was on a seized laptop");
+    // The old key's log holds the record and the rotation: 2 entries.
+    let seized = tempfile::tempdir().unwrap();
+    let copy = seized.path().join("store");
+    copy_dir(&a.dir, &copy);
+
+    // The current key cannot be revoked, nor a partner's; a revocation that
+    // would cut the rotation is refused.
+    let current = key_id_of(&store_json(&a)["group_key"]);
+    let out = a.run(&["key", "revoke", &current, "--reason", "x"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("key rotate"), "{}", stderr(&out));
+    let out = a.run(&[
+        "key",
+        "revoke",
+        &root_id,
+        "--keep-up-to",
+        "1",
+        "--reason",
+        "compromised",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("would cut the rotation") && stderr(&out).contains("--keep-up-to 2"),
+        "{}",
+        stderr(&out)
+    );
+    let out = a.run(&["key", "revoke", &root_id, "--reason", "compromised"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("former group key {root_id} revoked"))
+            && stderr(&out).contains("from seq 2 on"),
+        "{}",
+        stderr(&out)
+    );
+    let revocation = stdout(&out).trim().to_string();
+    let out = a.run(&["key", "revoke", &root_id, "--reason", "again"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = a.run(&["audit"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let after = a.add("casualty", CASUALTY);
+
+    // The partner, who trusts only the old key, takes the rotation and the
+    // revocation; its whole log still verifies and imports.
+    let bundle = export(&a, "after.bundle");
+    let out = b.run(&["import", bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&b.run(&["list"])).contains(&after[..16]));
+    // The thief's entry past the revocation point does not verify, at a
+    // partner that holds the revocation; nor at a new partner importing
+    // the group's bundle first.
+    let stolen = seized.path().join("stolen.bundle");
+    thief_bundle(&copy, &stolen);
+    let fresh = partner_of(&a);
+    let out = fresh.run(&["import", bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for partner in [&b, &fresh] {
+        let before = stdout(&partner.run(&["list"]));
+        let out = partner.run(&["verify", stolen.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("revoked") && err.contains(&revocation) && err.contains(&root_id),
+            "{err}"
+        );
+        let out = partner.run(&["import", stolen.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(stderr(&out).contains("from seq 2 on"), "{}", stderr(&out));
+        assert_eq!(stdout(&partner.run(&["list"])), before);
+        let out = partner.run(&["audit"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    }
+    // A partner that never got the revocation takes the thief's entry: the
+    // revocation reaches it with the group's next bundle, and its audit
+    // then names the entry.
+    let late = partner_of(&a);
+    let out = late.run(&["import", stolen.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = late.run(&["import", bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = late.run(&["audit", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let revoked: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["property"] == "revoked-key")
+        .collect();
+    assert_eq!(revoked.len(), 1, "{report}");
+    assert_eq!(revoked[0]["seq"], 2);
+}
