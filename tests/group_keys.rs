@@ -1036,3 +1036,47 @@ fn a_former_group_key_is_revoked_by_the_key_it_rotated_to() {
     assert_eq!(revoked.len(), 1, "{report}");
     assert_eq!(revoked[0]["seq"], 2);
 }
+
+#[test]
+fn a_cosigned_checkpoint_of_a_former_log_comes_back() {
+    let a = TestStore::new();
+    a.add("casualty", CASUALTY);
+    let root = store_json(&a)["group_key"].as_str().unwrap().to_string();
+    let b = partner_of(&a);
+    rotate(&a, "yearly rotation");
+    let out = b.run(&["import", export(&a, "after.bundle").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The partner holds the old log's last checkpoint (the one covering the
+    // rotation) and cosigns it.
+    let held = std::fs::read_to_string(b.dir.join(format!("checkpoints/{root}.jsonl"))).unwrap();
+    let last: Value = serde_json::from_str(held.lines().last().unwrap()).unwrap();
+    let note = a._temp.path().join("old.checkpoint");
+    std::fs::write(&note, last["note"].as_str().unwrap()).unwrap();
+    assert!(last["note"].as_str().unwrap().contains("\n2\n"), "{last}");
+    let out = b.run(&["cosign", note.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cosigned = a._temp.path().join("old.cosigned");
+    std::fs::write(&cosigned, &out.stdout).unwrap();
+    // The group takes it back once it trusts the partner, as a checkpoint
+    // of one of its own logs.
+    let out = a.run(&["import", cosigned.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let b_pub = b._temp.path().join("b.pub");
+    ok(&b, &["key", "export", "--out", b_pub.to_str().unwrap()]);
+    ok(
+        &a,
+        &["trust", "add", b_pub.to_str().unwrap(), "--name", "B"],
+    );
+    let out = a.run(&["import", cosigned.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("\"B\""), "{}", stderr(&out));
+    let kept = std::fs::read_to_string(a.dir.join(format!("checkpoints/{root}.jsonl"))).unwrap();
+    let last: Value = serde_json::from_str(kept.lines().last().unwrap()).unwrap();
+    assert_eq!(last["source"], "cosigned");
+    assert!(
+        last["note"].as_str().unwrap().contains("sijill.witness/"),
+        "{last}"
+    );
+    let out = a.run(&["audit"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
