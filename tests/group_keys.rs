@@ -1080,3 +1080,51 @@ fn a_cosigned_checkpoint_of_a_former_log_comes_back() {
     let out = a.run(&["audit"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }
+
+#[test]
+fn a_device_another_group_also_certifies_is_still_revoked_by_its_group() {
+    let a = TestStore::new();
+    let device = ok(&a, &["key", "add-device", "--name", "laptop-1"]);
+    let out = add_as(&a, "laptop-1");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let record = stdout(&out).trim().to_string();
+    // Partner P signs a key-certify of A's device key into its own log, as
+    // no command does, and A imports it.
+    let p = TestStore::new();
+    let device_key = {
+        let text = std::fs::read_to_string(a.dir.join("keys/laptop-1.key")).unwrap();
+        sijill::keys::open_secret_key(&text, None)
+            .unwrap()
+            .verifying_key()
+    };
+    {
+        let mut store = sijill::store::Store::open(&p.dir).unwrap();
+        let key = store.signing_key(None).unwrap();
+        let body = KeyBody::Certify {
+            key: device_key,
+            name: "not-yours".into(),
+            reason: None,
+        };
+        store
+            .append_bodies(&key, vec![Body::Key(body)], time::OffsetDateTime::now_utc())
+            .unwrap();
+    }
+    let p_pub = p._temp.path().join("p.pub");
+    ok(&p, &["key", "export", "--out", p_pub.to_str().unwrap()]);
+    ok(
+        &a,
+        &["trust", "add", p_pub.to_str().unwrap(), "--name", "P"],
+    );
+    let out = a.run(&["import", export(&p, "p.bundle").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The device is in neither group now: P cannot retract what it wrote
+    // (nor, until A stops trusting P, can A), but A still revokes it.
+    let text = ok(&a, &["show", &record]);
+    assert!(!text.contains("written by"), "{text}");
+    let out = a.run(&["key", "revoke", &device, "--reason", "claimed by P"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    ok(&a, &["trust", "remove", "P"]);
+    let text = ok(&a, &["show", &record]);
+    assert!(text.contains("written by"), "{text}");
+    ok(&a, &["retract", &record, "--reason", "entered twice"]);
+}

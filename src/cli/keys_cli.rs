@@ -90,10 +90,17 @@ pub fn revoke(
     let trusted = group_keys::trusted_roots(&store);
     let events = group_keys::store_key_events(&store)?;
     let trust = GroupTrust::derive_with_own(&store.own_keys(), &trusted, &events);
+    // A device certified by one of this group's keys, even one another group
+    // certified too (which leaves it in neither group, FORMAT.md §9.6 item 6).
+    let certified_here = |k: &keys::VerifyingKey| {
+        events.iter().any(|e| {
+            matches!(&e.body, KeyBody::Certify { key, .. } if key == k) && trust.is_own(&e.signer)
+        })
+    };
     let mut revocable: Vec<Revocable> = trust
         .devices()
         .into_iter()
-        .filter(|(k, _, _)| trust.is_own(k))
+        .filter(|(k, _, _)| certified_here(k))
         .map(|(key, name, _)| Revocable {
             key,
             what: format!("device key {} ({name})", keys::key_id(&key)),
