@@ -131,6 +131,10 @@ pub struct AuditReport {
     /// every log has been read.
     #[serde(skip)]
     unresolved: Vec<Unresolved>,
+    /// Evidence files named by the records that verified, checked once
+    /// every log has been read.
+    #[serde(skip)]
+    evidence_references: Vec<crate::evidence_files::References>,
     pub findings: Vec<Finding>,
 }
 
@@ -159,6 +163,7 @@ pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
         withheld: 0,
         entries_indexed_in_segments: 0,
         unresolved: Vec::new(),
+        evidence_references: Vec::new(),
         findings: Vec::new(),
     };
     let segments = store.segment_files()?;
@@ -185,7 +190,8 @@ pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
         ));
     }
     let own = store.group_key().to_bytes();
-    for p in crate::evidence_files::verify(store)?.problems {
+    let references = std::mem::take(&mut report.evidence_references);
+    for p in crate::evidence_files::verify_references(store, references)?.problems {
         let location = match p.record {
             Some(record) => store.location(&record)?,
             None => None,
@@ -668,6 +674,9 @@ fn audit_log(
                 }
                 if ok {
                     valid += 1;
+                    report
+                        .evidence_references
+                        .extend(crate::evidence_files::References::of(id, &decoded));
                 }
             }
             ScanItem::Withheld { offset, seq, leaf } => {

@@ -258,6 +258,53 @@ pub struct Report {
 /// record an import brought it is a note in `not_held` (the bundle carried
 /// the digest only).
 pub fn verify(store: &Store) -> Result<Report, StoreError> {
+    let mut references = Vec::new();
+    let mut unreadable = 0;
+    for entry in store.entries(None) {
+        let entry: SignedEntry = match entry {
+            Ok(e) => e,
+            // A damaged entry is audit's to report; its references cannot be
+            // read, so they are counted, not checked.
+            Err(e) if e.is_integrity_failure() => {
+                unreadable += 1;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        references.extend(References::of(entry.id, &entry.entry));
+    }
+    let mut report = verify_references(store, references)?;
+    report.unreadable_entries = unreadable;
+    Ok(report)
+}
+
+/// The evidence files one record entry references.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct References {
+    pub id: EntryId,
+    pub log: [u8; 32],
+    pub seq: u64,
+    pub items: Vec<EvidenceItem>,
+}
+
+impl References {
+    /// `None` for entries that are not records or reference no file.
+    pub fn of(id: EntryId, entry: &crate::entry::Entry) -> Option<References> {
+        let record = entry.record_body()?;
+        let items = &record.person().evidence;
+        (!items.is_empty()).then(|| References {
+            id,
+            log: entry.log.to_bytes(),
+            seq: entry.seq,
+            items: items.clone(),
+        })
+    }
+}
+
+/// [`verify`] with the references already gathered by a walk over the
+/// store (`audit` gathers them while it checks every entry, so that it reads
+/// the store once).
+pub fn verify_references(store: &Store, references: Vec<References>) -> Result<Report, StoreError> {
     let root = store.root();
     let dir = dir(root);
     let mut report = Report::default();
@@ -309,22 +356,9 @@ pub fn verify(store: &Store) -> Result<Report, StoreError> {
         }
     }
     let imported = crate::exchange::ImportedRanges::load(store);
-    for entry in store.entries(None) {
-        let entry: SignedEntry = match entry {
-            Ok(e) => e,
-            // A damaged entry is audit's to report; its references cannot be
-            // read, so they are counted, not checked.
-            Err(e) if e.is_integrity_failure() => {
-                report.unreadable_entries += 1;
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        let Some(record) = entry.entry.record_body() else {
-            continue;
-        };
-        let brought = imported.covers(&entry.entry.log.to_bytes(), entry.entry.seq);
-        for (i, item) in record.person().evidence.iter().enumerate() {
+    for entry in references {
+        let brought = imported.covers(&entry.log, entry.seq);
+        for (i, item) in entry.items.iter().enumerate() {
             report.references_checked += 1;
             let file = hex::encode(item.blake3);
             let problem = |message: String| Problem {

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod bundle;
 pub mod canonical;
 pub mod csv_io;
+pub mod digest_table;
 pub mod entry;
 pub mod evidence_files;
 pub mod exchange;

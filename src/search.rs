@@ -303,11 +303,12 @@ fn content_hash_in_entry(bytes: &[u8], kind: &str) -> Option<[u8; 32]> {
     Some(*hasher.finalize().as_bytes())
 }
 
-/// Postings and content keys gathered for one commit.
+/// Postings and content hashes gathered for one commit.
 #[derive(Default)]
 pub struct SearchBatch {
     postings: BTreeMap<Vec<u8>, Vec<u16>>,
-    content: sled::Batch,
+    /// Content hash -> (log number, seq), for the store's content table.
+    pub content: Vec<crate::digest_table::Item>,
 }
 
 impl SearchBatch {
@@ -321,11 +322,10 @@ impl SearchBatch {
             key.extend_from_slice(&chunk.to_be_bytes());
             self.postings.entry(key).or_default().push(within);
         }
-        let mut key = Vec::with_capacity(44);
-        key.extend_from_slice(&keys.content);
-        key.extend_from_slice(&log_number.to_be_bytes());
-        key.extend_from_slice(&seq.to_be_bytes());
-        self.content.insert(key, &[][..]);
+        let mut at = [0u8; crate::digest_table::PAYLOAD_LEN];
+        at[..4].copy_from_slice(&log_number.to_be_bytes());
+        at[4..12].copy_from_slice(&seq.to_be_bytes());
+        self.content.push((keys.content, at));
     }
 }
 
@@ -336,9 +336,6 @@ pub struct SearchIndex {
     /// the positions (seq % 4096) of the records holding the token, sorted,
     /// 2 bytes little-endian each.
     tokens: sled::Tree,
-    /// content hash || log number || seq -> nothing: the records with that
-    /// content.
-    content: sled::Tree,
     /// log key -> its number (u32 big-endian), and the number -> the log key.
     log_numbers: sled::Tree,
     /// The store's ids by sequence number (chunked, src/index.rs), to name
@@ -371,7 +368,6 @@ impl SearchIndex {
     pub fn open(db: &sled::Db) -> sled::Result<SearchIndex> {
         Ok(SearchIndex {
             tokens: db.open_tree("search-postings")?,
-            content: db.open_tree("record-content")?,
             log_numbers: db.open_tree("log-numbers")?,
             seqs: db.open_tree("seqs")?,
         })
@@ -380,7 +376,6 @@ impl SearchIndex {
     /// Forget everything (the store rebuilds its index from the segments).
     pub fn clear(&self) -> sled::Result<()> {
         self.tokens.clear()?;
-        self.content.clear()?;
         self.log_numbers.clear()
     }
 
@@ -403,6 +398,10 @@ impl SearchIndex {
         batch.insert(&log[..], &next.to_be_bytes()[..]);
         batch.insert(NEXT_LOG_NUMBER, &(next + 1).to_be_bytes()[..]);
         self.log_numbers.apply_batch(batch)?;
+        // Durable before anything that uses the number (the digest tables
+        // are synced before the sled state): a number must never come back
+        // naming another log.
+        self.log_numbers.flush()?;
         Ok(next)
     }
 
@@ -423,18 +422,19 @@ impl SearchIndex {
             let value: Vec<u8> = positions.iter().flat_map(|p| p.to_le_bytes()).collect();
             writes.insert(key, value);
         }
-        self.tokens.apply_batch(writes)?;
-        self.content.apply_batch(batch.content)
+        self.tokens.apply_batch(writes)
     }
 
-    /// How many records in the store have this content hash.
-    pub fn content_count(&self, hash: &[u8; 32]) -> sled::Result<u64> {
-        let mut n = 0;
-        for item in self.content.scan_prefix(hash) {
-            item?;
-            n += 1;
+    /// Every log number given so far, with its log.
+    pub fn log_numbers(&self) -> sled::Result<Vec<(u32, [u8; 32])>> {
+        let mut out = Vec::new();
+        for item in self.log_numbers.iter() {
+            let (k, v) = item?;
+            if let (Ok(n), Ok(log)) = (<[u8; 4]>::try_from(&k[..]), <[u8; 32]>::try_from(&v[..])) {
+                out.push((u32::from_be_bytes(n), log));
+            }
         }
-        Ok(n)
+        Ok(out)
     }
 
     /// Records whose names hold the query's tokens, best first: more query

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::digest_table::{DigestTable, TableError, PAYLOAD_LEN};
 use crate::entry::{
     decode_entry, parse_signature, verify_signature, Body, Entry, EntryError, EntryId, EntryKind,
     SignedEntry,
@@ -48,6 +49,14 @@ pub const TMP_DIR: &str = "tmp";
 /// Written last by a full index build; an index without it is rebuilt.
 const INDEX_COMPLETE: &[u8] = b"complete";
 const INDEX_FORMAT: &[u8] = b"format";
+/// The digest tables under `index/` (src/digest_table.rs).
+const ID_TABLE: &str = "entry-ids.table";
+const CONTENT_TABLE: &str = "record-content.table";
+
+fn table_error(e: TableError) -> StoreError {
+    StoreError::IndexDamaged(e.to_string())
+}
+
 /// Frames verified and indexed together while catching up: bounds the memory
 /// of a catch-up (an import, a rebuild) whatever the size of the log.
 const CATCH_UP_WINDOW: usize = 4096;
@@ -81,24 +90,23 @@ pub struct Location {
 }
 
 impl Location {
-    fn to_bytes(self) -> [u8; 49] {
-        let mut out = [0u8; 49];
-        out[..32].copy_from_slice(&self.log);
-        out[32..40].copy_from_slice(&self.seq.to_be_bytes());
-        out[40..48].copy_from_slice(&self.offset.to_be_bytes());
-        out[48] = self.kind.code();
+    /// The id table's payload: log number, seq, offset, kind.
+    fn to_payload(self, log_number: u32) -> [u8; PAYLOAD_LEN] {
+        let mut out = [0u8; PAYLOAD_LEN];
+        out[..4].copy_from_slice(&log_number.to_be_bytes());
+        out[4..12].copy_from_slice(&self.seq.to_be_bytes());
+        out[12..20].copy_from_slice(&self.offset.to_be_bytes());
+        out[20] = self.kind.code();
         out
     }
 
-    fn from_bytes(bytes: &[u8]) -> Option<Location> {
-        if bytes.len() != 49 {
-            return None;
-        }
+    fn from_payload(p: &[u8; PAYLOAD_LEN], logs: &HashMap<u32, [u8; 32]>) -> Option<Location> {
+        let number = u32::from_be_bytes(p[..4].try_into().ok()?);
         Some(Location {
-            log: bytes[..32].try_into().ok()?,
-            seq: u64::from_be_bytes(bytes[32..40].try_into().ok()?),
-            offset: u64::from_be_bytes(bytes[40..48].try_into().ok()?),
-            kind: EntryKind::from_code(bytes[48])?,
+            log: *logs.get(&number)?,
+            seq: u64::from_be_bytes(p[4..12].try_into().ok()?),
+            offset: u64::from_be_bytes(p[12..20].try_into().ok()?),
+            kind: EntryKind::from_code(p[20])?,
         })
     }
 }
@@ -289,8 +297,14 @@ pub struct Store {
     group_key: VerifyingKey,
     _lock: File,
     db: sled::Db,
-    /// Entry id -> [`Location`].
-    entries: sled::Tree,
+    /// Entry id -> where it is (src/digest_table.rs).
+    id_table: DigestTable,
+    /// Record content hash -> (log number, seq) of each record holding it.
+    content_table: DigestTable,
+    /// Log numbers of the index (src/search.rs) and their logs.
+    log_keys: HashMap<u32, [u8; 32]>,
+    /// The digest tables were missing or damaged at open and are empty.
+    tables_fresh: bool,
     /// Log key || seq / 256 (big-endian) -> the ids of those 256 entries,
     /// 32 bytes each, zeros for a withheld or damaged leaf (src/index.rs).
     seqs: sled::Tree,
@@ -322,7 +336,7 @@ pub struct Store {
 /// Index writes gathered for one commit (src/index.rs).
 #[derive(Default)]
 struct IndexBatch {
-    entries: sled::Batch,
+    entries: Vec<crate::digest_table::Item>,
     ids: ChunkWrites,
     nodes: ChunkWrites,
     about: sled::Batch,
@@ -519,10 +533,12 @@ impl Store {
                 self.damaged.insert(log, reason);
             }
         }
-        let complete = self.db.get(INDEX_COMPLETE)?.is_some()
+        let complete = !self.tables_fresh
+            && self.db.get(INDEX_COMPLETE)?.is_some()
             && self.db.get(INDEX_FORMAT)?.as_deref() == Some(&FORMAT_VERSION.to_be_bytes()[..])
             && self.db.get(index::LAYOUT_MARK)?.as_deref() == Some(index::LAYOUT);
         if complete {
+            self.log_keys = self.search.log_numbers()?.into_iter().collect();
             self.catch_up()
         } else {
             if self.warnings.is_empty() && self.db.len() + self.logs.len() > 0 {
@@ -541,12 +557,26 @@ impl Store {
         lock: File,
         db: sled::Db,
     ) -> Result<Store, StoreError> {
+        let index_dir = root.join(INDEX_DIR);
+        let mut tables_fresh = false;
+        let mut table = |name: &str| -> Result<DigestTable, StoreError> {
+            let path = index_dir.join(name);
+            DigestTable::open(&path).or_else(|_| {
+                tables_fresh = true;
+                DigestTable::create(&path).map_err(table_error)
+            })
+        };
+        let id_table = table(ID_TABLE)?;
+        let content_table = table(CONTENT_TABLE)?;
         Ok(Store {
             root: root.to_path_buf(),
             meta,
             group_key,
             _lock: lock,
-            entries: db.open_tree("entries")?,
+            id_table,
+            content_table,
+            log_keys: HashMap::new(),
+            tables_fresh,
             seqs: db.open_tree("seqs")?,
             logs: db.open_tree("logs")?,
             nodes: db.open_tree("merkle-nodes")?,
@@ -573,8 +603,12 @@ impl Store {
     fn rebuild_index(&mut self) -> Result<(), StoreError> {
         self.db.remove(INDEX_COMPLETE)?;
         self.db.flush()?;
+        let dir = self.root.join(INDEX_DIR);
+        self.id_table = DigestTable::create(&dir.join(ID_TABLE)).map_err(table_error)?;
+        self.content_table = DigestTable::create(&dir.join(CONTENT_TABLE)).map_err(table_error)?;
+        self.tables_fresh = false;
+        self.log_keys.clear();
         for tree in [
-            &self.entries,
             &self.seqs,
             &self.logs,
             &self.nodes,
@@ -741,7 +775,11 @@ impl Store {
                         };
                     }
                     ScanItem::Withheld { offset, seq, leaf } => {
-                        if log == self.group_key.to_bytes() {
+                        // The group's logs, current and former, hold every
+                        // entry: only a replica has withheld leaves.
+                        let own = log == self.group_key.to_bytes()
+                            || self.meta.former_keys.contains(&hex::encode(log));
+                        if own {
                             self.mark_damaged(
                                 log,
                                 &format!(
@@ -860,19 +898,19 @@ impl Store {
             offset,
             kind: signed.entry.kind,
         };
+        let number = match batch.log_numbers.get(&log) {
+            Some(n) => *n,
+            None => {
+                let n = self.search.log_number(&log)?;
+                batch.log_numbers.insert(log, n);
+                n
+            }
+        };
         batch
             .entries
-            .insert(&signed.id.0[..], &location.to_bytes()[..]);
+            .push((signed.id.0, location.to_payload(number)));
         batch.ids.put(index::id_chunk(&log, seq), signed.id.0);
         if let Some(keys) = keys {
-            let number = match batch.log_numbers.get(&log) {
-                Some(n) => *n,
-                None => {
-                    let n = self.search.log_number(&log)?;
-                    batch.log_numbers.insert(log, n);
-                    n
-                }
-            };
             batch.search.add((number, seq), keys);
         }
         if let Some(body) = signed.entry.lifecycle_body() {
@@ -905,8 +943,20 @@ impl Store {
     /// Write what a batch gathered. The log states go last: an index that
     /// stops part-way through a commit records the older state, and the
     /// next catch-up writes the same items again.
-    fn commit(&mut self, batch: IndexBatch) -> Result<(), StoreError> {
-        self.entries.apply_batch(batch.entries)?;
+    fn commit(&mut self, mut batch: IndexBatch) -> Result<(), StoreError> {
+        for (log, number) in &batch.log_numbers {
+            self.log_keys.insert(*number, *log);
+        }
+        // The digest tables are synced first: what the sled state below
+        // counts is then always in them (an entry written twice is kept
+        // once).
+        self.id_table
+            .insert_all(&batch.entries)
+            .map_err(table_error)?;
+        let content = std::mem::take(&mut batch.search.content);
+        self.content_table
+            .insert_all(&content)
+            .map_err(table_error)?;
         batch.ids.commit(&self.seqs)?;
         batch.nodes.commit(&self.nodes)?;
         self.about.apply_batch(batch.about)?;
@@ -1289,10 +1339,9 @@ impl Store {
         let even = &prefix[..prefix.len() & !1];
         let bytes = hex::decode(even).unwrap_or_default();
         let mut matches = Vec::new();
-        for item in self.entries.scan_prefix(&bytes) {
-            let (k, _) = item?;
-            let id = hex::encode(&k);
-            if id.starts_with(&prefix) {
+        for (k, _) in self.id_table.with_prefix(&bytes, 64).map_err(table_error)? {
+            let id = hex::encode(k);
+            if id.starts_with(&prefix) && !matches.contains(&id) {
                 matches.push(id);
                 if matches.len() > 5 {
                     break;
@@ -1325,10 +1374,11 @@ impl Store {
     }
 
     pub fn location(&self, id: &EntryId) -> Result<Option<Location>, StoreError> {
-        Ok(self
-            .entries
-            .get(id.0)?
-            .and_then(|v| Location::from_bytes(&v)))
+        let found = self.id_table.get(&id.0).map_err(table_error)?;
+        // One id, one place; the same entry indexed twice is kept once.
+        Ok(found
+            .first()
+            .and_then(|p| Location::from_payload(p, &self.log_keys)))
     }
 
     /// Read an entry from its segment and verify it completely (canonical
@@ -1517,9 +1567,14 @@ impl Store {
         )
     }
 
+    /// How many records in the store hold this content hash (docs/CSV.md §4).
+    pub fn content_count(&self, hash: &[u8; 32]) -> Result<u64, StoreError> {
+        Ok(self.content_table.get(hash).map_err(table_error)?.len() as u64)
+    }
+
     /// Number of entries the index holds, over all logs.
     pub fn indexed_entries(&self) -> usize {
-        self.entries.len()
+        self.id_table.len() as usize
     }
 
     /// Files in `set-aside/`: torn tails moved out of segments.
@@ -1826,6 +1881,38 @@ mod tests {
             .collect()
     }
 
+    /// A group's former log (from before a key rotation) holds every entry,
+    /// as its current one does: a withheld leaf in it is damage.
+    #[test]
+    fn a_withheld_leaf_in_a_former_own_log_is_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("store");
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let mut store = Store::init(
+            &root,
+            InitOptions {
+                organisation: "Test",
+                passphrase: None,
+                now,
+            },
+        )
+        .unwrap();
+        let old = store.signing_key(None).unwrap();
+        store.append_records(&old, records(2), now).unwrap();
+        crate::group_keys::rotate_group_key(&mut store, &old, "routine", None, now).unwrap();
+        let old_log = old.verifying_key().to_bytes();
+        let size = store.log_state(&old_log).unwrap().size;
+        let path = store.segment_path(&old_log);
+        drop(store);
+        let frame = crate::segment::encode_withheld_frame(size, &[7u8; 32]);
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(&frame).unwrap();
+        drop(file);
+        let store = Store::open(&root).unwrap();
+        let reason = store.damaged_logs().get(&old_log).expect("damage noted");
+        assert!(reason.contains("withheld leaf"), "{reason}");
+    }
+
     /// A crash between two index commits leaves trees that hold entries the
     /// log state does not count yet. Catching up writes them again; that must
     /// give the same index: every record found once, its content counted
@@ -1870,7 +1957,7 @@ mod tests {
         let record = second[0].entry.record_body().unwrap();
         let hash = crate::search::content_hash(record);
         // records(5) repeats the content of the first five of records(300).
-        assert_eq!(store.search_index().content_count(&hash).unwrap(), 2);
+        assert_eq!(store.content_count(&hash).unwrap(), 2);
         assert_eq!(store.entries(None).count(), 305);
         assert_eq!(store.id_at(&log, 0).unwrap(), Some(first[0].id));
         assert_eq!(store.id_at(&log, 304).unwrap(), Some(second[4].id));

@@ -542,6 +542,7 @@ fn index_loss_campaign(rounds: u64) {
             }
             3 | 4 => {
                 let f = pick(&mut rng);
+                eprintln!("round {round}: damage {kind} to {}", f.display());
                 let mut bytes = std::fs::read(&f).unwrap();
                 if !bytes.is_empty() {
                     if kind == 3 {
@@ -579,10 +580,20 @@ fn index_loss_campaign(rounds: u64) {
             "round {round} (damage {kind}): list failed: {}",
             stderr(&out)
         );
-        assert!(
-            stdout(&out) == list_before,
-            "round {round} (damage {kind}): the list differs after the index was damaged"
-        );
+        if stdout(&out) != list_before {
+            let after = stdout(&out);
+            let first = after
+                .bytes()
+                .zip(list_before.bytes())
+                .position(|(a, b)| a != b)
+                .unwrap_or(after.len().min(list_before.len()));
+            panic!(
+                "round {round} (damage {kind}): the list differs after the index was damaged, from byte {first}: before {:?}, after {:?}; stderr {}",
+                &list_before[first.saturating_sub(80)..(first + 200).min(list_before.len())],
+                &after[first.saturating_sub(80)..(first + 200).min(after.len())],
+                stderr(&out)
+            );
+        }
         assert_eq!(
             stdout(&store.run(&["search", "Mohammad al-Halabi"])),
             search_before,

@@ -1,6 +1,6 @@
 //! Evidence files: `add --evidence FILE` and `evidence verify`.
 
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use serde_json::json;
@@ -92,7 +92,7 @@ fn too_many(source: &str, n: usize) -> Failure {
 /// `sijill evidence verify`.
 pub fn verify(store: &Store, as_json: bool) -> Result<u8, Failure> {
     let report = evidence_files::verify(store)?;
-    let out = &mut io::stdout().lock();
+    let out = &mut crate::cli::gate::stdout();
     if as_json {
         let problems: Vec<_> = report
             .problems

@@ -190,7 +190,7 @@ pub fn key_export(store_dir: &Path, out: &Path, force: bool) -> Result<u8, Failu
 pub fn trust(store_dir: &Path, command: TrustCommand) -> Result<u8, Failure> {
     let store = open(store_dir)?;
     let mut trust = TrustStore::load(store.root()).map_err(trust_failure)?;
-    let out = &mut io::stdout().lock();
+    let out = &mut crate::cli::gate::stdout();
     match command {
         TrustCommand::Add { file, name } => {
             let key_file = read_key_file(&file)?;
@@ -420,7 +420,7 @@ pub fn verify(store_dir: Option<PathBuf>, args: VerifyArgs) -> Result<u8, Failur
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let out = &mut io::stdout().lock();
+    let out = &mut crate::cli::gate::stdout();
     let report = match result {
         Ok(r) => r,
         Err(e) => {
@@ -771,7 +771,7 @@ pub fn prove(store_dir: &Path, id: &str) -> Result<u8, Failure> {
 
 pub fn evidence(store: &Store, json_out: bool) -> Result<u8, Failure> {
     let items = exchange::evidence(store).map_err(exchange_failure)?;
-    let out = &mut io::stdout().lock();
+    let out = &mut crate::cli::gate::stdout();
     if json_out {
         let list: Vec<_> = items
             .iter()

@@ -5,6 +5,7 @@ mod demo;
 mod evidence;
 mod exchange_cli;
 mod failure;
+mod gate;
 mod keys_cli;
 mod lifecycle;
 mod output;
@@ -278,9 +279,14 @@ pub fn run() -> ExitCode {
             | Command::Prove { .. }
     );
     let store_flag = cli.store.clone();
+    if read_only {
+        gate::hold();
+    }
     let mut result = dispatch(cli);
     if read_only && result.as_ref().is_err_and(|f| f.index_damaged) {
-        if let Ok(dir) = store_dir(store_flag) {
+        // Run again only if nothing of the first run's output has been
+        // written: it is replaced, never printed twice.
+        if let (true, Ok(dir)) = (gate::discard(), store_dir(store_flag)) {
             let rebuilt = Store::open_rebuilt(&dir).map(drop);
             if rebuilt.is_ok() {
                 eprintln!("warning: the index was damaged; it was rebuilt from the segment files");
@@ -290,10 +296,17 @@ pub fn run() -> ExitCode {
             }
         }
     }
+    let released = gate::release();
     match result {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => match released {
+            Ok(()) => ExitCode::from(code),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("error: cannot write the output: {e}");
+                ExitCode::from(EXIT_USAGE)
+            }
+        },
         Err(failure) => {
-            let _ = io::stdout().flush();
             eprint!("{failure}");
             ExitCode::from(failure.code)
         }
@@ -302,7 +315,7 @@ pub fn run() -> ExitCode {
 
 fn dispatch(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
-        Command::Demo => return demo::run(&mut io::stdout().lock()),
+        Command::Demo => return demo::run(&mut crate::cli::gate::stdout()),
         // Verification needs no store; a store only lends its trusted keys.
         Command::Verify(args) => return exchange_cli::verify(store_dir(cli.store).ok(), args),
         _ => {}
@@ -315,7 +328,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             let store = open(&store_dir)?;
             let id = store.resolve(&args.id)?;
             let entry = store.get(&id)?;
-            let out = &mut io::stdout().lock();
+            let out = &mut crate::cli::gate::stdout();
             if args.json {
                 output::show_json(out, &store, &entry, args.history)
             } else {
@@ -328,7 +341,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             let filter = args.filter.to_filter(args.kind)?;
             let store = open(&store_dir)?;
             let kind = args.kind.map(|k| EntryKind::from(RecordKind::from(k)));
-            let out = &mut io::stdout().lock();
+            let out = &mut crate::cli::gate::stdout();
             let n = output::list(out, &store, kind, &filter, args.json)?;
             if !args.json && n == 0 {
                 eprintln!("no records");
@@ -344,7 +357,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             let store = Store::open_for_audit(&store_dir)?;
             print_warnings(&store);
             let report = audit::audit(&store)?;
-            let out = &mut io::stdout().lock();
+            let out = &mut crate::cli::gate::stdout();
             if args.json {
                 output::audit_json(out, &report)
             } else {
@@ -357,7 +370,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             command: KeyCommand::Show,
         } => {
             let store = open(&store_dir)?;
-            output::key_show(&mut io::stdout().lock(), &store).map_err(write_failure)?;
+            output::key_show(&mut crate::cli::gate::stdout(), &store).map_err(write_failure)?;
             Ok(0)
         }
         Command::Reindex => {
@@ -375,7 +388,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             let mut store = open(&store_dir)?;
             let key = signing_key(&store)?;
             let signed = store.sign_checkpoint(&key)?;
-            let out = &mut io::stdout().lock();
+            let out = &mut crate::cli::gate::stdout();
             if json {
                 output::checkpoint_json(out, &signed)
             } else {
@@ -610,7 +623,7 @@ fn add(dir: &Path, args: AddArgs) -> Result<u8, Failure> {
 fn stress_append(dir: &Path, count: u64) -> Result<u8, Failure> {
     let mut store = open(dir)?;
     let key = signing_key(&store)?;
-    let out = &mut io::stdout().lock();
+    let out = &mut crate::cli::gate::stdout();
     for i in 0..count {
         let json = format!(
             r#"{{"name": {{"latin": "Stress Test {i}"}}, "sex": "unknown", "date_of_death": "2018-01-25", "place_of_death": {{"governorate": "Idlib"}}}}"#

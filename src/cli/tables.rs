@@ -174,16 +174,13 @@ pub fn import_csv(dir: &Path, args: ImportArgs) -> Result<u8, Failure> {
     // Re-imports: the k-th row with a given content is new only if the store
     // holds fewer than k records with that content (docs/CSV.md §4).
     let mut store = open(dir)?;
-    let index = store.search_index();
     let mut seen: HashMap<[u8; 32], u64> = HashMap::new();
     let mut new = Vec::new();
     let mut duplicates = 0u64;
     for a in plan.accepted {
         let k = seen.entry(a.hash).or_insert(0);
         *k += 1;
-        let in_store = index
-            .content_count(&a.hash)
-            .map_err(|e| Failure::from(sijill::store::StoreError::from(e)))?;
+        let in_store = store.content_count(&a.hash)?;
         if *k <= in_store {
             duplicates += 1;
         } else {
@@ -229,7 +226,7 @@ pub fn import_csv(dir: &Path, args: ImportArgs) -> Result<u8, Failure> {
     if let Some(s) = spinner {
         s.finish_and_clear();
     }
-    let out = &mut io::stdout().lock();
+    let out = &mut crate::cli::gate::stdout();
     for s in &signed {
         writeln!(out, "{}", s.id).map_err(write_failure)?;
     }
@@ -457,7 +454,7 @@ pub fn search(dir: &Path, args: SearchArgs) -> Result<u8, Failure> {
         .search_index()
         .search(&args.query, args.limit)
         .map_err(|e| Failure::from(sijill::store::StoreError::from(e)))?;
-    let out = &mut io::stdout().lock();
+    let out = &mut crate::cli::gate::stdout();
     let mut json = Vec::new();
     for hit in &result.hits {
         let entry = store.get(&hit.id)?;
@@ -537,7 +534,7 @@ pub fn stats(dir: &Path, args: StatsArgs) -> Result<u8, Failure> {
     };
     let store = open(dir)?;
     let counts = stats::count(&store, &filter, by)?;
-    let out = &mut io::stdout().lock();
+    let out = &mut crate::cli::gate::stdout();
     if args.json {
         let groups: Vec<_> = counts
             .groups

@@ -1,0 +1,457 @@
+//! A derived, on-disk table from 32-byte digests (entry ids, record content
+//! hashes) to a small payload: where the entry is (docs/FORMAT.md §6.5).
+//!
+//! Why not a sled tree: a tree keyed by random digests touches a different
+//! page on nearly every insert, and sled keeps part of every page it has
+//! touched in memory. A million random inserts held 450-620 MB of the
+//! process, so an import's memory grew with the bundle. This table is one
+//! file of fixed 64-byte slots, read and written with `pread`/`pwrite`: the
+//! kernel's page cache holds it, not the process, and nothing grows in memory
+//! with its size.
+//!
+//! Layout: a 64-byte header, then `slots + OVERFLOW` slots. Open addressing
+//! with linear probing; a digest's home slot is its leading 64 bits scaled to
+//! the table, so the table is in digest order but for short displacements,
+//! and the slots holding a digest prefix are one short run (how an id is found
+//! from 8 hex characters). Probing runs into the overflow slots instead of
+//! wrapping round, which keeps that order. Each slot and the header carry a
+//! check, so a damaged byte is found when it is read, and the store rebuilds
+//! its index from the segments. The table grows by doubling into a new file
+//! that replaces the old one by rename.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+pub const PAYLOAD_LEN: usize = 24;
+const SLOT_LEN: u64 = 64;
+const HEADER_LEN: u64 = 64;
+const MAGIC: &[u8; 16] = b"SIJILL-DIGESTS1\n";
+const CHECK_DOMAIN: &[u8] = b"SIJILL-INDEX-SLOT\0";
+/// Slots past the last home slot, so that probing never wraps round.
+const OVERFLOW: u64 = 1024;
+const INITIAL_SLOTS: u64 = 1024;
+/// Slots read at a time while probing.
+const READ_SLOTS: u64 = 16;
+
+/// Why a table cannot be used: it is rebuilt from the segments.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{path}: {message}")]
+    Damaged { path: PathBuf, message: String },
+}
+
+/// One digest and its payload.
+pub type Item = ([u8; 32], [u8; PAYLOAD_LEN]);
+
+pub struct DigestTable {
+    path: PathBuf,
+    file: File,
+    /// Home slots (the file holds `OVERFLOW` more).
+    slots: u64,
+    /// Slots in use.
+    count: u64,
+}
+
+fn slot_check(digest: &[u8], payload: &[u8]) -> [u8; 8] {
+    let mut h = blake3::Hasher::new();
+    h.update(CHECK_DOMAIN);
+    h.update(digest);
+    h.update(payload);
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&h.finalize().as_bytes()[..8]);
+    out
+}
+
+fn encode_slot(digest: &[u8; 32], payload: &[u8; PAYLOAD_LEN]) -> [u8; SLOT_LEN as usize] {
+    let mut slot = [0u8; SLOT_LEN as usize];
+    slot[..32].copy_from_slice(digest);
+    slot[32..56].copy_from_slice(payload);
+    slot[56..].copy_from_slice(&slot_check(digest, payload));
+    slot
+}
+
+impl DigestTable {
+    /// Create an empty table, replacing any file at `path`.
+    pub fn create(path: &Path) -> Result<DigestTable, TableError> {
+        Self::create_sized(path, INITIAL_SLOTS)
+    }
+
+    fn create_sized(path: &Path, slots: u64) -> Result<DigestTable, TableError> {
+        let io_err = |source| TableError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+            .map_err(io_err)?;
+        file.set_len(HEADER_LEN + (slots + OVERFLOW) * SLOT_LEN)
+            .map_err(io_err)?;
+        let mut table = DigestTable {
+            path: path.to_path_buf(),
+            file,
+            slots,
+            count: 0,
+        };
+        table.write_header()?;
+        Ok(table)
+    }
+
+    /// Open a table written by [`DigestTable::create`]; a missing or damaged
+    /// file is an error (the caller rebuilds).
+    pub fn open(path: &Path) -> Result<DigestTable, TableError> {
+        let damaged = |message: &str| TableError::Damaged {
+            path: path.to_path_buf(),
+            message: message.into(),
+        };
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|source| TableError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let mut header = [0u8; HEADER_LEN as usize];
+        file.read_exact_at(&mut header, 0)
+            .map_err(|_| damaged("the header cannot be read"))?;
+        if &header[..16] != MAGIC || header[56..] != slot_check(&header[..32], &header[32..56]) {
+            return Err(damaged("the header is damaged"));
+        }
+        let slots = u64::from_be_bytes(header[16..24].try_into().unwrap_or_default());
+        let count = u64::from_be_bytes(header[24..32].try_into().unwrap_or_default());
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if slots == 0
+            || count > slots + OVERFLOW
+            || len != HEADER_LEN + (slots + OVERFLOW) * SLOT_LEN
+        {
+            return Err(damaged("the file does not have the size its header says"));
+        }
+        Ok(DigestTable {
+            path: path.to_path_buf(),
+            file,
+            slots,
+            count,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Number of items held.
+    pub fn len(&self) -> u64 {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    fn io(&self) -> impl FnOnce(io::Error) -> TableError + '_ {
+        |source| TableError::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn damaged(&self, slot: u64) -> TableError {
+        TableError::Damaged {
+            path: self.path.clone(),
+            message: format!("slot {slot} is damaged"),
+        }
+    }
+
+    fn write_header(&mut self) -> Result<(), TableError> {
+        let mut header = [0u8; HEADER_LEN as usize];
+        header[..16].copy_from_slice(MAGIC);
+        header[16..24].copy_from_slice(&self.slots.to_be_bytes());
+        header[24..32].copy_from_slice(&self.count.to_be_bytes());
+        let check = slot_check(&header[..32], &header[32..56]);
+        header[56..].copy_from_slice(&check);
+        self.file.write_all_at(&header, 0).map_err(self.io())
+    }
+
+    fn home(&self, digest: &[u8]) -> u64 {
+        let mut lead = [0u8; 8];
+        let n = digest.len().min(8);
+        lead[..n].copy_from_slice(&digest[..n]);
+        ((u128::from(u64::from_be_bytes(lead)) * u128::from(self.slots)) >> 64) as u64
+    }
+
+    /// Read slots from `first` on, calling `f` with each used slot's index,
+    /// digest and payload, until `f` says stop or an empty slot is reached.
+    /// Returns the index of the empty slot that ended the run, if one did.
+    fn walk(
+        &self,
+        first: u64,
+        mut f: impl FnMut(u64, &[u8; 32], &[u8; PAYLOAD_LEN]) -> bool,
+    ) -> Result<Option<u64>, TableError> {
+        let end = self.slots + OVERFLOW;
+        let mut at = first;
+        let mut buf = vec![0u8; (READ_SLOTS * SLOT_LEN) as usize];
+        while at < end {
+            let n = READ_SLOTS.min(end - at);
+            let bytes = &mut buf[..(n * SLOT_LEN) as usize];
+            self.file
+                .read_exact_at(bytes, HEADER_LEN + at * SLOT_LEN)
+                .map_err(self.io())?;
+            for (i, slot) in bytes.chunks_exact(SLOT_LEN as usize).enumerate() {
+                let index = at + i as u64;
+                if slot.iter().all(|b| *b == 0) {
+                    return Ok(Some(index));
+                }
+                if slot[56..] != slot_check(&slot[..32], &slot[32..56]) {
+                    return Err(self.damaged(index));
+                }
+                let digest: &[u8; 32] = slot[..32].try_into().map_err(|_| self.damaged(index))?;
+                let payload: &[u8; PAYLOAD_LEN] =
+                    slot[32..56].try_into().map_err(|_| self.damaged(index))?;
+                if !f(index, digest, payload) {
+                    return Ok(None);
+                }
+            }
+            at += n;
+        }
+        Ok(None)
+    }
+
+    /// Every payload held under `digest`.
+    pub fn get(&self, digest: &[u8; 32]) -> Result<Vec<[u8; PAYLOAD_LEN]>, TableError> {
+        let mut out = Vec::new();
+        // Linear probing: an item is at its home slot or later in the same
+        // run of used slots, so the first empty slot ends the search.
+        self.walk(self.home(digest), |_, d, p| {
+            if d == digest {
+                out.push(*p);
+            }
+            true
+        })?;
+        Ok(out)
+    }
+
+    /// Items whose digest starts with `prefix`, in digest order, at most
+    /// `limit` of them.
+    pub fn with_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<Item>, TableError> {
+        let mut low = [0u8; 32];
+        let mut high = [0xffu8; 32];
+        let n = prefix.len().min(32);
+        low[..n].copy_from_slice(&prefix[..n]);
+        high[..n].copy_from_slice(&prefix[..n]);
+        // The items sought have their homes in [home(low), home(high)], and
+        // each sits in the run of used slots that starts at or before its
+        // home: walk every run that touches that range.
+        let last_home = self.home(&high);
+        let mut out = Vec::new();
+        let mut from = self.home(&low);
+        loop {
+            let ended = self.walk(from, |_, d, p| {
+                if d.starts_with(prefix) {
+                    out.push((*d, *p));
+                }
+                out.len() < limit
+            })?;
+            match ended {
+                Some(empty) if empty < last_home && out.len() < limit => from = empty + 1,
+                _ => break,
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Add items that are not already held (the same digest and payload),
+    /// growing the table as needed, then sync it. Adding an item twice
+    /// changes nothing.
+    pub fn insert_all(&mut self, items: &[Item]) -> Result<(), TableError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        for (digest, payload) in items {
+            loop {
+                if (self.count + 1) * 4 > self.slots * 3 {
+                    self.grow()?;
+                }
+                let mut present = false;
+                let empty = self.walk(self.home(digest), |_, d, p| {
+                    present = d == digest && p == payload;
+                    !present
+                })?;
+                if present {
+                    break;
+                }
+                match empty {
+                    Some(slot) => {
+                        self.file
+                            .write_all_at(
+                                &encode_slot(digest, payload),
+                                HEADER_LEN + slot * SLOT_LEN,
+                            )
+                            .map_err(self.io())?;
+                        self.count += 1;
+                        break;
+                    }
+                    // The overflow slots are full: a larger table spreads
+                    // the run out.
+                    None => self.grow()?,
+                }
+            }
+        }
+        self.write_header()?;
+        self.file.sync_data().map_err(self.io())
+    }
+
+    /// Double the table: every item is copied, in order, into a new file,
+    /// which then replaces this one.
+    fn grow(&mut self) -> Result<(), TableError> {
+        let next = self.path.with_extension("grow");
+        let mut bigger = DigestTable::create_sized(&next, self.slots * 2)?;
+        let mut items = Vec::with_capacity(4096);
+        let mut at = 0;
+        let end = self.slots + OVERFLOW;
+        while at < end {
+            let n = 4096.min(end - at);
+            let mut bytes = vec![0u8; (n * SLOT_LEN) as usize];
+            self.file
+                .read_exact_at(&mut bytes, HEADER_LEN + at * SLOT_LEN)
+                .map_err(self.io())?;
+            for (i, slot) in bytes.chunks_exact(SLOT_LEN as usize).enumerate() {
+                if slot.iter().all(|b| *b == 0) {
+                    continue;
+                }
+                if slot[56..] != slot_check(&slot[..32], &slot[32..56]) {
+                    return Err(self.damaged(at + i as u64));
+                }
+                let mut digest = [0u8; 32];
+                let mut payload = [0u8; PAYLOAD_LEN];
+                digest.copy_from_slice(&slot[..32]);
+                payload.copy_from_slice(&slot[32..56]);
+                items.push((digest, payload));
+            }
+            at += n;
+            bigger.insert_unsynced(&items)?;
+            items.clear();
+        }
+        bigger.write_header()?;
+        bigger.file.sync_data().map_err(bigger.io())?;
+        fs::rename(&next, &self.path).map_err(self.io())?;
+        bigger.path = self.path.clone();
+        *self = bigger;
+        Ok(())
+    }
+
+    /// Place items known to be distinct, into a table large enough for
+    /// them (used while growing).
+    fn insert_unsynced(&mut self, items: &[Item]) -> Result<(), TableError> {
+        for (digest, payload) in items {
+            let empty = self.walk(self.home(digest), |_, _, _| true)?;
+            let slot = empty.ok_or_else(|| TableError::Damaged {
+                path: self.path.clone(),
+                message: "no free slot while growing".into(),
+            })?;
+            self.file
+                .write_all_at(&encode_slot(digest, payload), HEADER_LEN + slot * SLOT_LEN)
+                .map_err(self.io())?;
+            self.count += 1;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest(n: u64) -> [u8; 32] {
+        *blake3::hash(&n.to_le_bytes()).as_bytes()
+    }
+
+    fn payload(n: u64) -> [u8; PAYLOAD_LEN] {
+        let mut p = [0u8; PAYLOAD_LEN];
+        p[..8].copy_from_slice(&n.to_be_bytes());
+        p
+    }
+
+    #[test]
+    fn finds_every_item_across_growth_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.table");
+        let mut t = DigestTable::create(&path).unwrap();
+        let items: Vec<Item> = (0..20_000).map(|n| (digest(n), payload(n))).collect();
+        for chunk in items.chunks(1000) {
+            t.insert_all(chunk).unwrap();
+        }
+        // Twice: set semantics.
+        t.insert_all(&items[..500]).unwrap();
+        assert_eq!(t.len(), 20_000);
+        let t = DigestTable::open(&path).unwrap();
+        assert_eq!(t.len(), 20_000);
+        for (d, p) in &items {
+            assert_eq!(t.get(d).unwrap(), vec![*p]);
+        }
+        assert!(t.get(&digest(20_000)).unwrap().is_empty());
+        // A prefix of 4 bytes finds exactly the digests that start with it.
+        for (d, _) in items.iter().take(200) {
+            let found = t.with_prefix(&d[..4], 10).unwrap();
+            let expected: Vec<_> = items
+                .iter()
+                .filter(|(x, _)| x[..4] == d[..4])
+                .copied()
+                .collect();
+            assert_eq!(found, expected);
+        }
+    }
+
+    #[test]
+    fn one_digest_may_hold_several_payloads() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = DigestTable::create(&dir.path().join("t")).unwrap();
+        t.insert_all(&[(digest(1), payload(1)), (digest(1), payload(2))])
+            .unwrap();
+        t.insert_all(&[(digest(1), payload(2))]).unwrap();
+        assert_eq!(t.get(&digest(1)).unwrap(), vec![payload(1), payload(2)]);
+    }
+
+    #[test]
+    fn damage_is_found_when_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t");
+        let mut t = DigestTable::create(&path).unwrap();
+        let items: Vec<Item> = (0..100).map(|n| (digest(n), payload(n))).collect();
+        t.insert_all(&items).unwrap();
+        drop(t);
+        let bytes = fs::read(&path).unwrap();
+        // The header.
+        let mut bad = bytes.clone();
+        bad[20] ^= 1;
+        fs::write(&path, &bad).unwrap();
+        assert!(matches!(
+            DigestTable::open(&path),
+            Err(TableError::Damaged { .. })
+        ));
+        // A used slot: the lookup that reaches it says so.
+        let slot = (0..)
+            .map(|i| HEADER_LEN as usize + i * SLOT_LEN as usize)
+            .find(|&at| bytes[at..at + 64].iter().any(|b| *b != 0))
+            .unwrap();
+        let digest_there: [u8; 32] = bytes[slot..slot + 32].try_into().unwrap();
+        let mut bad = bytes.clone();
+        bad[slot + 40] ^= 0x10;
+        fs::write(&path, &bad).unwrap();
+        let t = DigestTable::open(&path).unwrap();
+        assert!(matches!(
+            t.get(&digest_there),
+            Err(TableError::Damaged { .. })
+        ));
+        // A cut file.
+        fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
+        assert!(DigestTable::open(&path).is_err());
+    }
+}
