@@ -23,7 +23,7 @@ use crate::bundle::{
     self, BundleError, BundleHeader, BundleReport, BundleWriter, LogSection, Scope, SinceProof,
     Verified,
 };
-use crate::entry::{format_timestamp, EntryId};
+use crate::entry::{format_timestamp, EntryId, EntryKind};
 use crate::filter::Filter;
 use crate::group_keys::{self, GroupTrust, KeyEvent};
 use crate::keys::{self, SigningKey, VerifyingKey};
@@ -182,6 +182,7 @@ fn record_is_private(view: &RecordView, options: &ExportOptions) -> bool {
 /// added to `evidence` when given.
 fn disposition(
     store: &Store,
+    trust: &group_keys::LazyGroupTrust,
     e: &crate::entry::SignedEntry,
     options: &ExportOptions,
     scope: Scope,
@@ -193,11 +194,11 @@ fn disposition(
         Err(crate::lifecycle::LifecycleError::Store(e)) => Err(ExchangeError::Store(e)),
         Err(other) => Err(ExchangeError::Refused(other.to_string())),
     };
-    let view_of = |id: &EntryId| found(crate::lifecycle::view(store, id));
+    let view_of = |id: &EntryId| found(crate::lifecycle::view(store, id, trust));
     let mut files = Vec::new();
     let (private, wanted) = if e.entry.record_body().is_some() {
         // The record was just read and verified: fold it as it is.
-        match found(crate::lifecycle::view_of_entry(store, e.clone()))? {
+        match found(crate::lifecycle::view_of_entry(store, e.clone(), trust))? {
             Some(view) => {
                 for r in [&view.original, &view.current] {
                     files.extend(r.person().evidence.iter().map(|i| (i.blake3, i.size)));
@@ -213,12 +214,24 @@ fn disposition(
         let mut private =
             !options.include_sensitive && crate::lifecycle::sets_sensitive_field(&e.entry);
         let mut wanted = false;
-        for target in e
+        let mut targets = e
             .entry
             .lifecycle_body()
             .map(Lifecycle::targets)
-            .unwrap_or_default()
-        {
+            .unwrap_or_default();
+        // An unlink names a link: it follows the two records the link names.
+        if let (EntryKind::SamePersonUnlink, Some(link)) = (e.entry.kind, targets.first()) {
+            targets = match store.get(link) {
+                Ok(link) => link
+                    .entry
+                    .lifecycle_body()
+                    .map(Lifecycle::targets)
+                    .unwrap_or_default(),
+                Err(StoreError::NotFound(_)) => Vec::new(),
+                Err(err) => return Err(err.into()),
+            };
+        }
+        for target in targets {
             if let Some(view) = view_of(&target)? {
                 private |= record_is_private(&view, options);
                 wanted |= options.filter.matches(&view.current);
@@ -424,6 +437,8 @@ pub fn export(
         });
     }
 
+    // The folds of the records that travel use the same derivation.
+    let group_trust = group_keys::LazyGroupTrust::derived(group_trust);
     let header = BundleHeader {
         v: FORMAT_VERSION,
         created_at: format_timestamp(OffsetDateTime::now_utc()),
@@ -451,7 +466,7 @@ pub fn export(
                     for leaf in store.leaves(*log)?.take(size as usize) {
                         if let Leaf::Entry(e) = leaf? {
                             if let Disposition::Carry =
-                                disposition(store, &e, options, scope, None)?
+                                disposition(store, &group_trust, &e, options, scope, None)?
                             {
                                 n += 1;
                             }
@@ -483,7 +498,14 @@ pub fn export(
                         }
                     }
                     Leaf::Entry(e) => {
-                        match disposition(store, &e, options, scope, Some(&mut evidence))? {
+                        match disposition(
+                            store,
+                            &group_trust,
+                            &e,
+                            options,
+                            scope,
+                            Some(&mut evidence),
+                        )? {
                             Disposition::Carry => {
                                 let proof = if scope == Scope::Filtered {
                                     store.inclusion_proof(&e.id, Some(size))?.3

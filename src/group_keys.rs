@@ -4,7 +4,9 @@
 //! A key entry is signed into an *authority*'s log: the group key (or a key
 //! the group rotated to). Trust is derived from those entries alone, with
 //! no clock: a revocation names a size of the revoked key's log, and that
-//! key's entries at `seq` from that size on no longer verify.
+//! key's entries at `seq` from that size on no longer verify. The same
+//! entries say which keys are one group, which the fold of a record uses to
+//! tell the recording group's own word from another group's (§4.6).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -239,101 +241,252 @@ pub enum Standing {
     Device { entry: EntryId, name: String },
 }
 
-/// The keys trusted through the group keys' entries (FORMAT.md §9.6).
+/// The keys trusted through the group keys' entries (FORMAT.md §9.6), and
+/// the group each belongs to.
 #[derive(Clone, Debug, Default)]
 pub struct GroupTrust {
     standing: BTreeMap<[u8; 32], (Standing, VerifyingKey)>,
     revoked: BTreeMap<[u8; 32], Revocation>,
+    /// Key -> the representative of its group: the first own key for the
+    /// store's own group, the root for a trusted group (§9.6 item 6). A key
+    /// not here is a group of its own.
+    group: BTreeMap<[u8; 32], [u8; 32]>,
+    /// The representative of the store's own group, when there is one.
+    own: Option<[u8; 32]>,
+}
+
+/// One round of the derivation: what counts when the revocations of the
+/// previous round hold.
+struct Round<'a> {
+    standing: BTreeMap<[u8; 32], (Standing, VerifyingKey)>,
+    revoked: BTreeMap<[u8; 32], Revocation>,
+    /// The key entries that count: signed by an authority, before its
+    /// revocation point.
+    counted: Vec<&'a KeyEvent>,
+}
+
+fn is_authority(standing: &BTreeMap<[u8; 32], (Standing, VerifyingKey)>, key: &[u8; 32]) -> bool {
+    matches!(
+        standing.get(key),
+        Some((Standing::Root | Standing::Rotated(_), _))
+    )
+}
+
+/// Whether `signer` descends from `from` through counted `key-rotate`
+/// entries whose first step is in `from`'s log before `keep_up_to`: a key
+/// the group rotated to from `from` before the point where `from` is cut.
+fn rotated_to_before(
+    counted: &[&KeyEvent],
+    from: &[u8; 32],
+    keep_up_to: u64,
+    signer: &[u8; 32],
+) -> bool {
+    let mut reached: BTreeSet<[u8; 32]> = BTreeSet::new();
+    let mut queue = vec![*from];
+    while let Some(at) = queue.pop() {
+        for e in counted {
+            let KeyBody::Rotate { new_key, .. } = &e.body else {
+                continue;
+            };
+            if e.signer.to_bytes() != at || (at == *from && e.seq >= keep_up_to) {
+                continue;
+            }
+            let to = new_key.to_bytes();
+            if to == *signer {
+                return true;
+            }
+            if reached.insert(to) {
+                queue.push(to);
+            }
+        }
+    }
+    false
 }
 
 impl GroupTrust {
-    /// Derive trust from `roots` and the key entries of any logs. Only the
-    /// entries of authorities (roots and keys rotated to) count, and of
-    /// those only the ones before the signer's own revocation point.
+    /// Derive trust from `roots` and the key entries of any logs, each root
+    /// the start of a group of its own. See [`GroupTrust::derive_with_own`].
     pub fn derive(roots: &[VerifyingKey], events: &[KeyEvent]) -> GroupTrust {
-        let mut trust = GroupTrust::default();
+        GroupTrust::derive_with_own(&[], roots, events)
+    }
+
+    /// Derive trust from roots and the key entries of any logs: `own` are a
+    /// store's own keys (one group), `trusted` the keys of its `trust.json`
+    /// (each a group). Only the entries of authorities (roots and keys
+    /// rotated to) count, and of those only the ones before the signer's
+    /// own revocation point. The result does not depend on the order of
+    /// `events`.
+    pub fn derive_with_own(
+        own: &[VerifyingKey],
+        trusted: &[VerifyingKey],
+        events: &[KeyEvent],
+    ) -> GroupTrust {
+        let roots: Vec<VerifyingKey> = own.iter().chain(trusted).copied().collect();
+        let mut events: Vec<&KeyEvent> = events.iter().collect();
+        events.sort_by_key(|e| (e.signer.to_bytes(), e.seq, e.entry));
+        events.dedup_by_key(|e| e.entry);
         // Revocations only remove entries and rotations only add
         // authorities, so a few rounds reach a fixed point; the bound keeps a
         // hostile set of entries from looping.
+        let mut round = GroupTrust::round(&roots, &events, &BTreeMap::new());
         for _ in 0..32 {
-            let mut next = GroupTrust::default();
-            for r in roots {
-                next.standing.insert(r.to_bytes(), (Standing::Root, *r));
-            }
-            let mut changed = true;
-            while changed {
-                changed = false;
-                for e in events {
-                    let signer = e.signer.to_bytes();
-                    let authority = matches!(
-                        next.standing.get(&signer),
-                        Some((Standing::Root | Standing::Rotated(_), _))
-                    );
-                    if !authority
-                        || trust
-                            .revoked
-                            .get(&signer)
-                            .is_some_and(|r| e.seq >= r.keep_up_to)
-                    {
-                        continue;
-                    }
-                    match &e.body {
-                        KeyBody::Rotate { new_key, .. } => {
-                            let k = new_key.to_bytes();
-                            let add = !matches!(
-                                next.standing.get(&k),
-                                Some((Standing::Root | Standing::Rotated(_), _))
-                            );
-                            if add {
-                                next.standing
-                                    .insert(k, (Standing::Rotated(e.entry), *new_key));
-                                changed = true;
-                            }
-                        }
-                        KeyBody::Certify { key, name, .. } => {
-                            next.standing.entry(key.to_bytes()).or_insert((
-                                Standing::Device {
-                                    entry: e.entry,
-                                    name: name.clone(),
-                                },
-                                *key,
-                            ));
-                        }
-                        KeyBody::Revoke {
-                            key,
-                            keep_up_to,
-                            reason,
-                        } => {
-                            let slot = next.revoked.entry(key.to_bytes());
-                            let r = Revocation {
-                                keep_up_to: *keep_up_to,
-                                entry: e.entry,
-                                by: e.signer,
-                                reason: reason.clone(),
-                            };
-                            match slot {
-                                std::collections::btree_map::Entry::Vacant(v) => {
-                                    v.insert(r);
-                                }
-                                std::collections::btree_map::Entry::Occupied(mut o) => {
-                                    if r.keep_up_to < o.get().keep_up_to {
-                                        o.insert(r);
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            let same = next.revoked == trust.revoked
-                && next.standing.keys().collect::<BTreeSet<_>>()
-                    == trust.standing.keys().collect::<BTreeSet<_>>();
-            trust = next;
+            let next = GroupTrust::round(&roots, &events, &round.revoked);
+            let same =
+                next.revoked == round.revoked && next.standing.keys().eq(round.standing.keys());
+            round = next;
             if same {
                 break;
             }
         }
-        trust
+        GroupTrust {
+            group: GroupTrust::groups(own, trusted, &round),
+            own: own.first().map(|k| k.to_bytes()),
+            standing: round.standing,
+            revoked: round.revoked,
+        }
+    }
+
+    fn round<'a>(
+        roots: &[VerifyingKey],
+        events: &[&'a KeyEvent],
+        revoked: &BTreeMap<[u8; 32], Revocation>,
+    ) -> Round<'a> {
+        let mut standing = BTreeMap::new();
+        for r in roots {
+            standing.insert(r.to_bytes(), (Standing::Root, *r));
+        }
+        let counts = |standing: &BTreeMap<[u8; 32], (Standing, VerifyingKey)>, e: &KeyEvent| {
+            let signer = e.signer.to_bytes();
+            is_authority(standing, &signer)
+                && revoked.get(&signer).is_none_or(|r| e.seq < r.keep_up_to)
+        };
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for e in events {
+                if !counts(&standing, e) {
+                    continue;
+                }
+                match &e.body {
+                    KeyBody::Rotate { new_key, .. } => {
+                        let k = new_key.to_bytes();
+                        if !is_authority(&standing, &k) {
+                            standing.insert(k, (Standing::Rotated(e.entry), *new_key));
+                            changed = true;
+                        }
+                    }
+                    KeyBody::Certify { key, name, .. } => {
+                        standing.entry(key.to_bytes()).or_insert((
+                            Standing::Device {
+                                entry: e.entry,
+                                name: name.clone(),
+                            },
+                            *key,
+                        ));
+                    }
+                    KeyBody::Revoke { .. } => {}
+                }
+            }
+        }
+        let counted: Vec<&KeyEvent> = events
+            .iter()
+            .copied()
+            .filter(|e| counts(&standing, e))
+            .collect();
+        let mut next: BTreeMap<[u8; 32], Revocation> = BTreeMap::new();
+        for e in &counted {
+            let KeyBody::Revoke {
+                key,
+                keep_up_to,
+                reason,
+            } = &e.body
+            else {
+                continue;
+            };
+            let k = key.to_bytes();
+            // An authority is revoked only by a key it rotated to (§9.6
+            // item 3), through a rotation its revocation keeps.
+            if is_authority(&standing, &k)
+                && !rotated_to_before(&counted, &k, *keep_up_to, &e.signer.to_bytes())
+            {
+                continue;
+            }
+            if next.get(&k).is_some_and(|r| r.keep_up_to <= *keep_up_to) {
+                continue;
+            }
+            next.insert(
+                k,
+                Revocation {
+                    keep_up_to: *keep_up_to,
+                    entry: e.entry,
+                    by: e.signer,
+                    reason: reason.clone(),
+                },
+            );
+        }
+        Round {
+            standing,
+            revoked: next,
+            counted,
+        }
+    }
+
+    /// The group of each trusted key (§9.6 item 6): a root's group is its
+    /// own (the store's own keys are one group); a key certified or rotated
+    /// to by counted entries belongs to the one group it is reached from,
+    /// and to none (a group of its own) when reached from several.
+    fn groups(
+        own: &[VerifyingKey],
+        trusted: &[VerifyingKey],
+        round: &Round<'_>,
+    ) -> BTreeMap<[u8; 32], [u8; 32]> {
+        let own_rep = own.first().map(|k| k.to_bytes());
+        let mut roots: BTreeMap<[u8; 32], [u8; 32]> = BTreeMap::new();
+        for k in own {
+            roots.insert(k.to_bytes(), own_rep.unwrap_or(k.to_bytes()));
+        }
+        for k in trusted {
+            roots.entry(k.to_bytes()).or_insert(k.to_bytes());
+        }
+        let mut reach: BTreeMap<[u8; 32], BTreeSet<[u8; 32]>> = roots
+            .iter()
+            .map(|(k, rep)| (*k, BTreeSet::from([*rep])))
+            .collect();
+        // Edges into roots carry nothing: a group cannot claim another's key.
+        let edges: Vec<([u8; 32], [u8; 32])> = round
+            .counted
+            .iter()
+            .filter_map(|e| match &e.body {
+                KeyBody::Rotate { new_key, .. } => Some((e.signer.to_bytes(), new_key.to_bytes())),
+                KeyBody::Certify { key, .. } => {
+                    let k = key.to_bytes();
+                    matches!(round.standing.get(&k), Some((Standing::Device { .. }, _)))
+                        .then_some((e.signer.to_bytes(), k))
+                }
+                KeyBody::Revoke { .. } => None,
+            })
+            .filter(|(_, to)| !roots.contains_key(to))
+            .collect();
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for (from, to) in &edges {
+                let Some(reps) = reach.get(from).cloned() else {
+                    continue;
+                };
+                let slot = reach.entry(*to).or_default();
+                for rep in reps {
+                    changed |= slot.insert(rep);
+                }
+            }
+        }
+        reach
+            .into_iter()
+            .filter_map(|(k, reps)| match reps.len() {
+                1 => reps.into_iter().next().map(|rep| (k, rep)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// How `key` is trusted, if it is.
@@ -365,6 +518,25 @@ impl GroupTrust {
     pub fn revoked_entry(&self, key: &VerifyingKey, seq: u64) -> Option<String> {
         let r = self.revocation(key)?;
         (seq >= r.keep_up_to).then(|| revoked_message(key, r))
+    }
+
+    /// The representative key of `key`'s group (§9.6 item 6): the key itself
+    /// when it belongs to no larger group.
+    pub fn group_of(&self, key: &VerifyingKey) -> [u8; 32] {
+        let k = key.to_bytes();
+        self.group.get(&k).copied().unwrap_or(k)
+    }
+
+    /// Whether two keys sign for one group: an entry of either counts as
+    /// the other's own (FORMAT.md §4.6).
+    pub fn same_group(&self, a: &VerifyingKey, b: &VerifyingKey) -> bool {
+        a == b || self.group_of(a) == self.group_of(b)
+    }
+
+    /// Whether `key` signs for the store's own group: one of its own keys,
+    /// or a key they certified or rotated to.
+    pub fn is_own(&self, key: &VerifyingKey) -> bool {
+        self.own.is_some_and(|own| self.group_of(key) == own)
     }
 }
 
@@ -459,18 +631,66 @@ pub fn store_key_events(store: &Store) -> Result<Vec<KeyEvent>, StoreError> {
     Ok(out)
 }
 
-/// The trust of a store: its own keys (current and former) and `trust.json`
-/// as roots, and the key entries it holds, plus `extra` (a bundle's).
+/// The trust of a store: its own keys (current and former, one group) and
+/// `trusted` (the keys of `trust.json`) as roots, and the key entries it
+/// holds, plus `extra` (a bundle's).
 pub fn store_trust(
     store: &Store,
     trusted: &[VerifyingKey],
     extra: &[KeyEvent],
 ) -> Result<GroupTrust, StoreError> {
-    let mut roots = store.own_keys();
-    roots.extend_from_slice(trusted);
     let mut events = store_key_events(store)?;
     events.extend_from_slice(extra);
-    Ok(GroupTrust::derive(&roots, &events))
+    Ok(GroupTrust::derive_with_own(
+        &store.own_keys(),
+        trusted,
+        &events,
+    ))
+}
+
+/// The keys of the store's `trust.json` (none when it cannot be read).
+pub fn trusted_roots(store: &Store) -> Vec<VerifyingKey> {
+    crate::trust::TrustStore::load(store.root())
+        .map(|t| t.keys().iter().filter_map(|k| k.verifying_key()).collect())
+        .unwrap_or_default()
+}
+
+/// The trust and groups of everything a store holds: [`store_trust`] with
+/// the keys of its `trust.json`. The fold of a record uses it (FORMAT.md
+/// §4.6), so that a store and its partners agree on who wrote what.
+pub fn store_group_trust(store: &Store) -> Result<GroupTrust, StoreError> {
+    store_trust(store, &trusted_roots(store), &[])
+}
+
+/// A store's [`store_group_trust`], derived the first time it is needed.
+/// Deriving it reads the index of every entry, and most folds need none:
+/// a record whose entries are all of one log has one author whatever the
+/// groups are.
+#[derive(Debug, Default)]
+pub struct LazyGroupTrust {
+    cell: std::sync::OnceLock<GroupTrust>,
+}
+
+impl LazyGroupTrust {
+    pub fn new() -> LazyGroupTrust {
+        LazyGroupTrust::default()
+    }
+
+    /// One already derived.
+    pub fn derived(trust: GroupTrust) -> LazyGroupTrust {
+        LazyGroupTrust {
+            cell: std::sync::OnceLock::from(trust),
+        }
+    }
+
+    /// The trust of `store` (always the same store for one value).
+    pub fn get(&self, store: &Store) -> Result<&GroupTrust, StoreError> {
+        if let Some(t) = self.cell.get() {
+            return Ok(t);
+        }
+        let trust = store_group_trust(store)?;
+        Ok(self.cell.get_or_init(|| trust))
+    }
 }
 
 // Rotation of the group key.

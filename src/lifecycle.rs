@@ -4,7 +4,9 @@
 //!
 //! Nothing is edited in place: each step is a new signed entry naming the
 //! entry it is about, and the current view is computed from all of them, so
-//! that the history is always there to be shown.
+//! that the history is always there to be shown. Who counts as the recording
+//! group is decided by the groups of src/group_keys.rs: any key of the
+//! record's group (a former group key, a device key) speaks for it.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
@@ -12,6 +14,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::entry::{EntryId, EntryKind, SignedEntry};
+use crate::group_keys::{GroupTrust, LazyGroupTrust};
 use crate::keys::{self, VerifyingKey};
 use crate::record::{
     invalid_value, read_source_value, source_value, DateValue, MissingStatus, ReadCtx, ReadFields,
@@ -616,9 +619,21 @@ pub fn fold_order(mut entries: Vec<SignedEntry>) -> Vec<SignedEntry> {
     out
 }
 
-/// Fold a record's entry and the entries about it into its view. `about`
-/// may hold entries in any order, and the unlinks of its links.
+/// Fold a record's entry and the entries about it into its view, each log
+/// a group of its own. `about` may hold entries in any order, and the
+/// unlinks of its links.
 pub fn fold(record: SignedEntry, about: Vec<SignedEntry>) -> Result<RecordView, LifecycleError> {
+    fold_with(record, about, &GroupTrust::default())
+}
+
+/// Fold a record with the groups of `trust` (FORMAT.md §4.6, §9.6): an
+/// entry signed by any key of the record's group (a key the group rotated
+/// to or from, a device it certified) is the recording group's own.
+pub fn fold_with(
+    record: SignedEntry,
+    about: Vec<SignedEntry>,
+    trust: &GroupTrust,
+) -> Result<RecordView, LifecycleError> {
     let id = record.id;
     let original = record
         .entry
@@ -695,7 +710,7 @@ pub fn fold(record: SignedEntry, about: Vec<SignedEntry>) -> Result<RecordView, 
             Lifecycle::Retraction(r) if r.target == id => {
                 if view.retracted.is_some() {
                     Effect::NotApplied("the record was already retracted".into())
-                } else if log != author {
+                } else if !trust.same_group(&log, &author) {
                     Effect::NotApplied(format!(
                         "only the recording group ({}) can retract its record; shown as a dispute",
                         keys::key_id(&author)
@@ -741,9 +756,10 @@ pub fn fold(record: SignedEntry, about: Vec<SignedEntry>) -> Result<RecordView, 
         view.history.push(Step { entry, effect });
     }
     for (field, list) in claims {
-        let logs: BTreeSet<[u8; 32]> = list.iter().map(|c| c.log.to_bytes()).collect();
+        // Claims of one group (any of its keys) are one party, not a conflict.
+        let groups: BTreeSet<[u8; 32]> = list.iter().map(|c| trust.group_of(&c.log)).collect();
         let values: BTreeSet<&str> = list.iter().map(|c| c.value.as_str()).collect();
-        if logs.len() > 1 && values.len() > 1 {
+        if groups.len() > 1 && values.len() > 1 {
             view.conflicts.push(Conflict {
                 field,
                 claims: list,
@@ -757,13 +773,22 @@ fn canonical_text(value: Option<&Value>) -> String {
     value.map_or_else(|| "null".to_string(), |v| v.to_string())
 }
 
-/// The view of the record `id` in `store`.
-pub fn view(store: &Store, id: &EntryId) -> Result<RecordView, LifecycleError> {
-    view_of_entry(store, store.get(id)?)
+/// The view of the record `id` in `store`, with the groups of the store's
+/// key entries (derived by `trust` when the fold needs them).
+pub fn view(
+    store: &Store,
+    id: &EntryId,
+    trust: &LazyGroupTrust,
+) -> Result<RecordView, LifecycleError> {
+    view_of_entry(store, store.get(id)?, trust)
 }
 
 /// The current view of a record entry already read from the store.
-pub fn view_of_entry(store: &Store, record: SignedEntry) -> Result<RecordView, LifecycleError> {
+pub fn view_of_entry(
+    store: &Store,
+    record: SignedEntry,
+    trust: &LazyGroupTrust,
+) -> Result<RecordView, LifecycleError> {
     let id = &record.id;
     if record.entry.record_body().is_none() {
         return Err(LifecycleError::NotARecord {
@@ -780,7 +805,12 @@ pub fn view_of_entry(store: &Store, record: SignedEntry) -> Result<RecordView, L
     for link in links {
         about.extend(store.about(&link)?);
     }
-    fold(record, about)
+    // Entries of one log have one author, whatever the groups.
+    let author = record.entry.log;
+    if about.iter().all(|e| e.entry.log == author) {
+        return fold_with(record, about, &GroupTrust::default());
+    }
+    fold_with(record, about, trust.get(store)?)
 }
 
 // ---------------------------------------------------------------------------
@@ -868,14 +898,18 @@ pub fn new_status_change(
     finish(body)
 }
 
-/// A retraction; only the recording group retracts its own records.
+/// A retraction signed by `signer`; only the recording group retracts its
+/// own records, with any of its keys (the groups of `store`'s key entries).
 pub fn new_retraction(
+    store: &Store,
     view: &RecordView,
-    own_log: &VerifyingKey,
+    signer: &VerifyingKey,
+    trust: &LazyGroupTrust,
     reason: &str,
 ) -> Result<Lifecycle, LifecycleError> {
     refuse_retracted(view)?;
-    if view.entry().entry.log != *own_log {
+    let author = &view.entry().entry.log;
+    if author != signer && !trust.get(store)?.same_group(author, signer) {
         return Err(LifecycleError::NotOwnRecord {
             id: view.id,
             author: keys::key_id(&view.entry().entry.log).to_string(),

@@ -70,19 +70,26 @@ pub fn current_view(
     store: &Store,
     kind: Option<RecordKind>,
 ) -> impl Iterator<Item = Result<Viewed, StoreError>> + '_ {
+    // Who wrote what is derived once, when a fold first needs it (FORMAT.md
+    // §9.6).
+    let trust = crate::group_keys::LazyGroupTrust::new();
     store
         .entries(kind.map(EntryKind::from))
         .filter_map(move |item| match item {
             Err(e) => Some(Err(e)),
             Ok(entry) => {
                 entry.entry.record_body()?;
-                Some(viewed(store, entry))
+                Some(viewed(store, entry, &trust))
             }
         })
 }
 
-fn viewed(store: &Store, entry: SignedEntry) -> Result<Viewed, StoreError> {
-    let view = crate::lifecycle::view(store, &entry.id).map_err(|e| match e {
+fn viewed(
+    store: &Store,
+    entry: SignedEntry,
+    trust: &crate::group_keys::LazyGroupTrust,
+) -> Result<Viewed, StoreError> {
+    let view = crate::lifecycle::view(store, &entry.id, trust).map_err(|e| match e {
         crate::lifecycle::LifecycleError::Store(e) => e,
         other => StoreError::IndexDamaged(other.to_string()),
     })?;

@@ -710,3 +710,46 @@ fn verify_of_something_unreadable_is_a_usage_error() {
     let out = a.run(&["verify", a.dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+#[test]
+fn an_unlink_travels_with_the_records_its_link_names() {
+    let p = pair();
+    let c = p.a.add("casualty", CASUALTY);
+    let d = p.a.add("casualty", CASUALTY);
+    let internal = CASUALTY.replace(
+        "\"sensitivity\": \"public\"",
+        "\"sensitivity\": \"internal\"",
+    );
+    let i = p.a.add("casualty", &internal);
+    let mut links = Vec::new();
+    for other in [&d, &i] {
+        let out = p.a.run(&[
+            "link",
+            &c,
+            other,
+            "--same-person",
+            "--certainty",
+            "likely",
+            "--reason",
+            "same name",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let link = stdout(&out).trim().to_string();
+        let out =
+            p.a.run(&["link", "--unlink", &link, "--reason", "different father"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        links.push(link);
+    }
+    // What is said of the internal record, its link and the unlink of that
+    // link, stays home; the rest travels.
+    let bundle = export(&p.a, "a.bundle", &[]);
+    let report = stdout(&p.b.run(&["verify", bundle.to_str().unwrap()]));
+    assert!(report.contains("3 withheld"), "{report}");
+    let out = p.b.run(&["import", bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown: serde_json::Value =
+        serde_json::from_slice(&p.b.run(&["show", &d, "--json"]).stdout).unwrap();
+    let link = &shown["view"]["links"][0];
+    assert_eq!(link["link"], links[0].as_str());
+    assert!(link["withdrawn_by"].is_string(), "{shown}");
+}

@@ -150,7 +150,8 @@ fn trust_follows_authorities_only() {
     assert!(t.revoked_entry(&device, 1).is_none());
     let why = t.revoked_entry(&device, 2).unwrap();
     assert!(why.contains("seized") && why.contains("seq 2"), "{why}");
-    // A revoked authority's later key entries do not count.
+    // A key is not revoked by the key it rotated from, which is the one a
+    // rotation leaves behind.
     let mut later = events.clone();
     later.push(event(
         &group,
@@ -163,7 +164,26 @@ fn trust_follows_authorities_only() {
         },
     ));
     let t = GroupTrust::derive(&[group.verifying_key()], &later);
-    assert!(!t.is_trusted(&other_device));
+    assert!(t.is_trusted(&other_device));
+    assert!(t.revocation(&successor.verifying_key()).is_none());
+    // A revoked authority's later key entries do not count: the successor
+    // revokes the old key after its rotation, and what the old key
+    // certifies from there on is not trusted.
+    later.push(event(&group, 4, 7, certify(key(6).verifying_key())));
+    later.push(event(
+        &successor,
+        1,
+        8,
+        KeyBody::Revoke {
+            key: group.verifying_key(),
+            keep_up_to: 3,
+            reason: "seized".into(),
+        },
+    ));
+    let t = GroupTrust::derive(&[group.verifying_key()], &later);
+    assert!(t.is_trusted(&device) && t.is_trusted(&other_device));
+    assert!(!t.is_trusted(&key(6).verifying_key()));
+    assert!(t.revoked_entry(&group.verifying_key(), 3).is_some());
 }
 
 mod common;
@@ -648,4 +668,463 @@ fn an_export_stops_a_revoked_log_at_its_revocation_point() {
     let out = b.run(&["import", path.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stdout(&b.run(&["list"])).contains(&lost[..16]));
+}
+
+#[test]
+fn groups_follow_certification_and_rotation_and_former_keys_are_revoked_by_successors() {
+    let (a0, a1, b) = (key(1), key(3), key(7));
+    let (da, db, evil) = (key(2).verifying_key(), key(8).verifying_key(), key(9));
+    let certify = |k| KeyBody::Certify {
+        key: k,
+        name: "d".into(),
+        reason: None,
+    };
+    let rotate = |k: &SigningKey| KeyBody::Rotate {
+        new_key: k.verifying_key(),
+        reason: "r".into(),
+    };
+    let revoke = |k: &SigningKey, keep_up_to| KeyBody::Revoke {
+        key: k.verifying_key(),
+        keep_up_to,
+        reason: "compromised".into(),
+    };
+    let mut events = vec![
+        event(&a0, 0, 1, certify(da)),
+        event(&a0, 1, 2, rotate(&a1)),
+        event(&b, 0, 3, certify(db)),
+        // A group cannot claim another's key: an entry naming a root
+        // carries nothing, and a device two groups certify is neither's.
+        event(&b, 1, 4, rotate(&a0)),
+        event(&b, 2, 5, certify(a1.verifying_key())),
+    ];
+    let roots = [a0.verifying_key(), b.verifying_key()];
+    let t = GroupTrust::derive(&roots, &events);
+    assert!(t.same_group(&a0.verifying_key(), &a1.verifying_key()));
+    assert!(t.same_group(&a1.verifying_key(), &da));
+    assert!(t.same_group(&b.verifying_key(), &db));
+    assert!(!t.same_group(&a0.verifying_key(), &b.verifying_key()));
+    assert!(!t.same_group(&a1.verifying_key(), &db));
+    events.push(event(&b, 3, 6, certify(da)));
+    let t = GroupTrust::derive(&roots, &events);
+    assert!(t.is_trusted(&da));
+    assert!(!t.same_group(&da, &a0.verifying_key()));
+    assert!(!t.same_group(&da, &b.verifying_key()));
+    events.pop();
+    // A store's own keys are one group even as roots.
+    let t = GroupTrust::derive_with_own(
+        &[a1.verifying_key(), a0.verifying_key()],
+        &[b.verifying_key()],
+        &events,
+    );
+    assert!(t.is_own(&a0.verifying_key()) && t.is_own(&da));
+    assert!(!t.is_own(&db));
+
+    // The old key is compromised after the rotation (its log held 2
+    // entries): the thief rotates to a key of its own and revokes the new
+    // key; the group revokes the old key from seq 2 in the new key's log.
+    events.push(event(&a0, 2, 10, rotate(&evil)));
+    events.push(event(&a0, 3, 11, revoke(&a1, 0)));
+    let t = GroupTrust::derive(&roots, &events);
+    // Before the revocation reaches a partner, the thief's entries count.
+    assert!(t.is_trusted(&evil.verifying_key()));
+    events.push(event(&a1, 0, 12, revoke(&a0, 2)));
+    // A partner's revocation of another group's root does not count.
+    events.push(event(&b, 4, 13, revoke(&a0, 0)));
+    for order in [false, true] {
+        let mut events = events.clone();
+        if order {
+            events.reverse();
+        }
+        let t = GroupTrust::derive(&roots, &events);
+        assert!(t.is_trusted(&a0.verifying_key()));
+        assert!(t.revoked_entry(&a0.verifying_key(), 1).is_none());
+        let why = t.revoked_entry(&a0.verifying_key(), 2).unwrap();
+        assert!(
+            why.contains("compromised") && why.contains("seq 2"),
+            "{why}"
+        );
+        assert_eq!(
+            t.revocation(&a0.verifying_key()).unwrap().entry,
+            sijill::entry::EntryId([12; 32])
+        );
+        assert!(!t.is_trusted(&evil.verifying_key()));
+        assert!(t.revocation(&a1.verifying_key()).is_none());
+        assert!(t.same_group(&a0.verifying_key(), &a1.verifying_key()));
+        assert!(t.same_group(&a1.verifying_key(), &da));
+    }
+    // A revocation that would cut the rotation it descends through does not
+    // count; nor does one by a key the revoked key never rotated to.
+    let cutting = vec![
+        event(&a0, 0, 1, rotate(&a1)),
+        event(&a1, 0, 2, revoke(&a0, 0)),
+        event(&b, 0, 3, revoke(&a1, 0)),
+    ];
+    let t = GroupTrust::derive(&[a0.verifying_key(), b.verifying_key()], &cutting);
+    assert!(t.revocation(&a0.verifying_key()).is_none());
+    assert!(t.revocation(&a1.verifying_key()).is_none());
+    assert!(t.is_trusted(&a1.verifying_key()));
+}
+
+fn show_json(store: &TestStore, id: &str) -> Value {
+    let out = store.run(&["show", id, "--json", "--history"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn ok(store: &TestStore, args: &[&str]) -> String {
+    let out = store.run(args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    stdout(&out).trim().to_string()
+}
+
+#[test]
+fn a_group_acts_on_what_it_wrote_with_a_former_key_or_a_device() {
+    let a = TestStore::new();
+    let c0 = a.add("casualty", CASUALTY);
+    let c1 = a.add("casualty", CASUALTY);
+    let m0 = a.add("missing", MISSING);
+    ok(&a, &["key", "add-device", "--name", "laptop-1"]);
+    let out = add_as(&a, "laptop-1");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let d0 = stdout(&out).trim().to_string();
+    let b = partner_of(&a);
+    let out = b.run(&["import", export(&a, "before.bundle").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    rotate(&a, "yearly rotation");
+
+    // The group amends and changes the status of what its old key wrote:
+    // its own word, not a conflict between groups.
+    ok(
+        &a,
+        &[
+            "amend",
+            &c0,
+            "--set",
+            "date_of_death=2018-01-24",
+            "--reason",
+            "death certificate",
+        ],
+    );
+    ok(
+        &a,
+        &["status", &m0, "detained-acknowledged", "--reason", "list"],
+    );
+    ok(
+        &a,
+        &[
+            "corroborate",
+            &m0,
+            "--source-type",
+            "official",
+            "--reason",
+            "the detention was acknowledged",
+        ],
+    );
+    let v = show_json(&a, &c0);
+    assert_eq!(v["view"]["current"]["date_of_death"], "2018-01-24");
+    assert_eq!(v["view"]["conflicts"], serde_json::json!([]), "{v}");
+    let v = show_json(&a, &m0);
+    assert_eq!(v["view"]["current"]["status"], "detained-acknowledged");
+    assert_eq!(v["view"]["conflicts"], serde_json::json!([]), "{v}");
+    assert_eq!(v["view"]["corroborations"][0]["trusted_name"], "Test Group");
+    // It links and unlinks its former key's record and its device's.
+    let link = ok(
+        &a,
+        &[
+            "link",
+            &c1,
+            &d0,
+            "--same-person",
+            "--certainty",
+            "likely",
+            "--reason",
+            "same name and date",
+        ],
+    );
+    ok(
+        &a,
+        &["link", "--unlink", &link, "--reason", "different fathers"],
+    );
+    let v = show_json(&a, &d0);
+    assert_eq!(
+        v["view"]["links"][0]["withdrawn_by"].as_str().map(str::len),
+        Some(64)
+    );
+    // It retracts them, with the new key.
+    ok(&a, &["retract", &c1, "--reason", "duplicate"]);
+    ok(
+        &a,
+        &["retract", &d0, "--reason", "entered on the wrong form"],
+    );
+    for id in [&c1, &d0] {
+        let v = show_json(&a, id);
+        assert!(v["view"]["retracted"].is_object(), "{v}");
+    }
+    let out = a.run(&["audit"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    // A partner that holds the key entries folds the same.
+    let out = b.run(&["import", export(&a, "after.bundle").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for id in [&c0, &c1, &d0] {
+        let here = show_json(&a, id);
+        let there = show_json(&b, id);
+        for field in ["current", "retracted", "conflicts", "links"] {
+            assert_eq!(here["view"][field], there["view"][field], "{id} {field}");
+        }
+    }
+    let v = show_json(&b, &d0);
+    assert!(v["view"]["retracted"].is_object(), "{v}");
+    let history = v["history"].as_array().unwrap();
+    assert!(
+        history.iter().all(|s| s["trusted_name"] == "Group A"),
+        "{v}"
+    );
+    // ... and the partner cannot retract them: it is another group.
+    let out = b.run(&["retract", &c0, "--reason", "mine now"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("another group"), "{}", stderr(&out));
+}
+
+#[test]
+fn show_names_the_device_that_wrote_a_record() {
+    let a = TestStore::new();
+    let device = ok(&a, &["key", "add-device", "--name", "laptop-aleppo-2"]);
+    let out = add_as(&a, "laptop-aleppo-2");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = stdout(&out).trim().to_string();
+    let text = ok(&a, &["show", &id, "--history"]);
+    assert!(
+        text.contains(&format!(
+            "written by   this group's device laptop-aleppo-2 (key {device}, certified by entry"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("no import record"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "signed by {device} (Test Group, device laptop-aleppo-2)"
+        )),
+        "{text}"
+    );
+    let v = show_json(&a, &id);
+    assert_eq!(v["written_by"]["device"], "laptop-aleppo-2");
+    assert_eq!(v["written_by"]["key_id"], device.as_str());
+    assert!(v.get("imported").is_none(), "{v}");
+}
+
+fn key_id_of(hex_key: &Value) -> String {
+    let key = sijill::keys::parse_public_key_hex(hex_key.as_str().unwrap()).unwrap();
+    sijill::keys::key_id(&key).to_string()
+}
+
+/// The thief's side: sign into the old key's log with the old key file, as
+/// no command does, and export that log signed by it.
+fn thief_bundle(copy: &std::path::Path, out: &std::path::Path) {
+    use sijill::store::Store;
+    let mut store = Store::open(copy).unwrap();
+    let text = std::fs::read_to_string(copy.join("group.key")).unwrap();
+    let old = sijill::keys::open_secret_key(&text, None).unwrap();
+    let record = sijill::record::parse_record(
+        sijill::record::RecordKind::Casualty,
+        CASUALTY.as_bytes(),
+        time::macros::date!(2030 - 01 - 01),
+    )
+    .unwrap();
+    store
+        .append_records(&old, vec![record], time::OffsetDateTime::now_utc())
+        .unwrap();
+    store.sign_checkpoint(&old).unwrap();
+    sijill::exchange::export(&mut store, &old, &Default::default(), out).unwrap();
+}
+
+#[test]
+fn a_former_group_key_is_revoked_by_the_key_it_rotated_to() {
+    let a = TestStore::new();
+    a.add("casualty", CASUALTY);
+    let root_id = key_id_of(&store_json(&a)["group_key"]);
+    let b = partner_of(&a);
+    rotate(&a, "the old key was on a seized laptop");
+    // The old key's log holds the record and the rotation: 2 entries.
+    let seized = tempfile::tempdir().unwrap();
+    let copy = seized.path().join("store");
+    copy_dir(&a.dir, &copy);
+
+    // The current key cannot be revoked, nor a partner's; a revocation that
+    // would cut the rotation is refused.
+    let current = key_id_of(&store_json(&a)["group_key"]);
+    let out = a.run(&["key", "revoke", &current, "--reason", "x"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("key rotate"), "{}", stderr(&out));
+    let out = a.run(&[
+        "key",
+        "revoke",
+        &root_id,
+        "--keep-up-to",
+        "1",
+        "--reason",
+        "compromised",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("would cut the rotation") && stderr(&out).contains("--keep-up-to 2"),
+        "{}",
+        stderr(&out)
+    );
+    let out = a.run(&["key", "revoke", &root_id, "--reason", "compromised"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("former group key {root_id} revoked"))
+            && stderr(&out).contains("from seq 2 on"),
+        "{}",
+        stderr(&out)
+    );
+    let revocation = stdout(&out).trim().to_string();
+    let out = a.run(&["key", "revoke", &root_id, "--reason", "again"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = a.run(&["audit"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let after = a.add("casualty", CASUALTY);
+
+    // The partner, who trusts only the old key, takes the rotation and the
+    // revocation; its whole log still verifies and imports.
+    let bundle = export(&a, "after.bundle");
+    let out = b.run(&["import", bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&b.run(&["list"])).contains(&after[..16]));
+    // The thief's entry past the revocation point does not verify, at a
+    // partner that holds the revocation; nor at a new partner importing
+    // the group's bundle first.
+    let stolen = seized.path().join("stolen.bundle");
+    thief_bundle(&copy, &stolen);
+    let fresh = partner_of(&a);
+    let out = fresh.run(&["import", bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for partner in [&b, &fresh] {
+        let before = stdout(&partner.run(&["list"]));
+        let out = partner.run(&["verify", stolen.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("revoked") && err.contains(&revocation) && err.contains(&root_id),
+            "{err}"
+        );
+        let out = partner.run(&["import", stolen.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(stderr(&out).contains("from seq 2 on"), "{}", stderr(&out));
+        assert_eq!(stdout(&partner.run(&["list"])), before);
+        let out = partner.run(&["audit"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    }
+    // A partner that never got the revocation takes the thief's entry: the
+    // revocation reaches it with the group's next bundle, and its audit
+    // then names the entry.
+    let late = partner_of(&a);
+    let out = late.run(&["import", stolen.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = late.run(&["import", bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = late.run(&["audit", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let revoked: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["property"] == "revoked-key")
+        .collect();
+    assert_eq!(revoked.len(), 1, "{report}");
+    assert_eq!(revoked[0]["seq"], 2);
+}
+
+#[test]
+fn a_cosigned_checkpoint_of_a_former_log_comes_back() {
+    let a = TestStore::new();
+    a.add("casualty", CASUALTY);
+    let root = store_json(&a)["group_key"].as_str().unwrap().to_string();
+    let b = partner_of(&a);
+    rotate(&a, "yearly rotation");
+    let out = b.run(&["import", export(&a, "after.bundle").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The partner holds the old log's last checkpoint (the one covering the
+    // rotation) and cosigns it.
+    let held = std::fs::read_to_string(b.dir.join(format!("checkpoints/{root}.jsonl"))).unwrap();
+    let last: Value = serde_json::from_str(held.lines().last().unwrap()).unwrap();
+    let note = a._temp.path().join("old.checkpoint");
+    std::fs::write(&note, last["note"].as_str().unwrap()).unwrap();
+    assert!(last["note"].as_str().unwrap().contains("\n2\n"), "{last}");
+    let out = b.run(&["cosign", note.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cosigned = a._temp.path().join("old.cosigned");
+    std::fs::write(&cosigned, &out.stdout).unwrap();
+    // The group takes it back once it trusts the partner, as a checkpoint
+    // of one of its own logs.
+    let out = a.run(&["import", cosigned.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let b_pub = b._temp.path().join("b.pub");
+    ok(&b, &["key", "export", "--out", b_pub.to_str().unwrap()]);
+    ok(
+        &a,
+        &["trust", "add", b_pub.to_str().unwrap(), "--name", "B"],
+    );
+    let out = a.run(&["import", cosigned.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("\"B\""), "{}", stderr(&out));
+    let kept = std::fs::read_to_string(a.dir.join(format!("checkpoints/{root}.jsonl"))).unwrap();
+    let last: Value = serde_json::from_str(kept.lines().last().unwrap()).unwrap();
+    assert_eq!(last["source"], "cosigned");
+    assert!(
+        last["note"].as_str().unwrap().contains("sijill.witness/"),
+        "{last}"
+    );
+    let out = a.run(&["audit"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
+fn a_device_another_group_also_certifies_is_still_revoked_by_its_group() {
+    let a = TestStore::new();
+    let device = ok(&a, &["key", "add-device", "--name", "laptop-1"]);
+    let out = add_as(&a, "laptop-1");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let record = stdout(&out).trim().to_string();
+    // Partner P signs a key-certify of A's device key into its own log, as
+    // no command does, and A imports it.
+    let p = TestStore::new();
+    let device_key = {
+        let text = std::fs::read_to_string(a.dir.join("keys/laptop-1.key")).unwrap();
+        sijill::keys::open_secret_key(&text, None)
+            .unwrap()
+            .verifying_key()
+    };
+    {
+        let mut store = sijill::store::Store::open(&p.dir).unwrap();
+        let key = store.signing_key(None).unwrap();
+        let body = KeyBody::Certify {
+            key: device_key,
+            name: "not-yours".into(),
+            reason: None,
+        };
+        store
+            .append_bodies(&key, vec![Body::Key(body)], time::OffsetDateTime::now_utc())
+            .unwrap();
+    }
+    let p_pub = p._temp.path().join("p.pub");
+    ok(&p, &["key", "export", "--out", p_pub.to_str().unwrap()]);
+    ok(
+        &a,
+        &["trust", "add", p_pub.to_str().unwrap(), "--name", "P"],
+    );
+    let out = a.run(&["import", export(&p, "p.bundle").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The device is in neither group now: P cannot retract what it wrote
+    // (nor, until A stops trusting P, can A), but A still revokes it.
+    let text = ok(&a, &["show", &record]);
+    assert!(!text.contains("written by"), "{text}");
+    let out = a.run(&["key", "revoke", &device, "--reason", "claimed by P"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    ok(&a, &["trust", "remove", "P"]);
+    let text = ok(&a, &["show", &record]);
+    assert!(text.contains("written by"), "{text}");
+    ok(&a, &["retract", &record, "--reason", "entered twice"]);
 }

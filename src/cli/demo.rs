@@ -155,7 +155,9 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
          her, or her remains, closes the case.",
     )?;
     let today = latest_allowed_date();
-    let view = lifecycle::view(&store, &missing_id).map_err(lifecycle_cli::lifecycle_failure)?;
+    let trust = group_keys::LazyGroupTrust::new();
+    let view =
+        lifecycle::view(&store, &missing_id, &trust).map_err(lifecycle_cli::lifecycle_failure)?;
     let status = lifecycle::new_status_change(
         &view,
         "detained-unacknowledged",
@@ -170,7 +172,8 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
         &missing_id.to_hex()[..12]
     )?;
     append_step(out, &mut store, &key, status)?;
-    let view = lifecycle::view(&store, &missing_id).map_err(lifecycle_cli::lifecycle_failure)?;
+    let view =
+        lifecycle::view(&store, &missing_id, &trust).map_err(lifecycle_cli::lifecycle_failure)?;
     let amend = lifecycle::new_amendment(
         &view,
         vec![(
@@ -187,7 +190,8 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
         &missing_id.to_hex()[..12]
     )?;
     append_step(out, &mut store, &key, amend)?;
-    let view = lifecycle::view(&store, &missing_id).map_err(lifecycle_cli::lifecycle_failure)?;
+    let view =
+        lifecycle::view(&store, &missing_id, &trust).map_err(lifecycle_cli::lifecycle_failure)?;
     let corroborate = lifecycle::new_corroboration(
         &view,
         lifecycle::SourceArgs {
@@ -394,9 +398,8 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
     .map_err(|e| Failure::integrity(e.to_string()))?;
     // The device key is trusted through the group key's key-certify entry.
     let mut named = trust.named_keys();
-    let mut roots = partner.own_keys();
-    roots.extend(named.iter().map(|(_, k)| *k));
-    let group_trust = GroupTrust::derive(&roots, &bundle_events);
+    let roots: Vec<_> = named.iter().map(|(_, k)| *k).collect();
+    let group_trust = GroupTrust::derive_with_own(&partner.own_keys(), &roots, &bundle_events);
     exchange_cli::name_derived_keys(&mut named, &report, &group_trust);
     exchange_cli::write_report(
         out,

@@ -444,13 +444,9 @@ pub fn verify(store_dir: Option<PathBuf>, args: VerifyArgs) -> Result<u8, Failur
     };
     // Keys trusted through a trusted group's key entries (FORMAT.md §9.6),
     // held or in the bundle, are named for what they are.
-    let roots: Vec<VerifyingKey> = own_keys
-        .iter()
-        .chain(named.iter().map(|(_, k)| k))
-        .copied()
-        .collect();
+    let roots: Vec<VerifyingKey> = named.iter().map(|(_, k)| *k).collect();
     held_events.extend(bundle_events);
-    let group_trust = GroupTrust::derive(&roots, &held_events);
+    let group_trust = GroupTrust::derive_with_own(&own_keys, &roots, &held_events);
     for k in own_keys.iter().skip(1) {
         named.push(("this store's former group key".into(), *k));
     }

@@ -1,15 +1,14 @@
-//! `sijill key add-device`, `sijill key revoke` and `sijill key rotate`
-//! (FORMAT.md §9.6).
+//! `sijill key add-device`, `sijill key revoke` (of a device key or a key
+//! the group rotated away from) and `sijill key rotate` (FORMAT.md §9.6).
 
 use std::path::Path;
 
 use time::OffsetDateTime;
 
-use sijill::entry::Body;
-use sijill::group_keys::{self, KeyBody, Standing};
+use sijill::entry::{Body, EntryId};
+use sijill::group_keys::{self, GroupTrust, KeyBody, KeyEvent, Standing};
 use sijill::keys;
 use sijill::store::Store;
-use sijill::trust::TrustStore;
 
 use super::{open, read_passphrase, signing_key, Failure};
 
@@ -69,7 +68,17 @@ fn normalise_reason(reason: Option<String>) -> Result<Option<String>, Failure> {
     }
 }
 
-/// Revoke a device key this group certified.
+/// A key `key revoke` may name: a device key this group certified, or a
+/// key the group rotated away from.
+struct Revocable {
+    key: keys::VerifyingKey,
+    /// `device NAME` or `former group key`.
+    what: String,
+    device: Option<String>,
+}
+
+/// Revoke a device key this group certified, or a former group key
+/// (FORMAT.md §9.6): a `key-revoke` signed by the current group key.
 pub fn revoke(
     dir: &Path,
     key_text: &str,
@@ -78,74 +87,137 @@ pub fn revoke(
 ) -> Result<u8, Failure> {
     let reason = normalise_reason(Some(reason))?.unwrap_or_default();
     let mut store = open(dir)?;
-    let trusted: Vec<_> = TrustStore::load(store.root())
-        .map(|t| t.keys().iter().filter_map(|k| k.verifying_key()).collect())
-        .unwrap_or_default();
-    let trust = group_keys::store_trust(&store, &trusted, &[])?;
-    let own_devices: Vec<_> = trust
+    let trusted = group_keys::trusted_roots(&store);
+    let events = group_keys::store_key_events(&store)?;
+    let trust = GroupTrust::derive_with_own(&store.own_keys(), &trusted, &events);
+    // A device certified by one of this group's keys, even one another group
+    // certified too (which leaves it in neither group, FORMAT.md §9.6 item 6).
+    let certified_here = |k: &keys::VerifyingKey| {
+        events.iter().any(|e| {
+            matches!(&e.body, KeyBody::Certify { key, .. } if key == k) && trust.is_own(&e.signer)
+        })
+    };
+    let mut revocable: Vec<Revocable> = trust
         .devices()
         .into_iter()
-        .filter(|(_, _, entry)| {
-            store
-                .location(entry)
-                .ok()
-                .flatten()
-                .is_some_and(|l| store.own_keys().iter().any(|k| k.to_bytes() == l.log))
+        .filter(|(k, _, _)| certified_here(k))
+        .map(|(key, name, _)| Revocable {
+            key,
+            what: format!("device key {} ({name})", keys::key_id(&key)),
+            device: Some(name),
         })
         .collect();
+    revocable.extend(store.former_keys().into_iter().map(|key| Revocable {
+        key,
+        what: format!("former group key {}", keys::key_id(&key)),
+        device: None,
+    }));
     let wanted = key_text.trim().to_ascii_lowercase();
-    let found: Vec<_> = own_devices
+    let names = |k: &keys::VerifyingKey| {
+        keys::key_id(k).to_string() == wanted || hex::encode(k.as_bytes()) == wanted
+    };
+    let found: Vec<&Revocable> = revocable
         .iter()
-        .filter(|(k, name, _)| {
-            keys::key_id(k).to_string() == wanted
-                || hex::encode(k.as_bytes()) == wanted
-                || *name == key_text
-        })
+        .filter(|r| names(&r.key) || r.device.as_deref() == Some(key_text))
         .collect();
-    let [(key, name, _)] = found.as_slice() else {
-        let known = own_devices
-            .iter()
-            .map(|(k, n, _)| format!("{} ({n})", keys::key_id(k)))
-            .collect::<Vec<_>>();
+    let [target] = found.as_slice() else {
+        if names(store.group_key()) {
+            return Err(Failure::usage(format!(
+                "{key_text:?} is the current group key, which signs the revocation"
+            ))
+            .hint("rotate first (`sijill key rotate`), then revoke the key rotated away from"));
+        }
+        let known = revocable.iter().map(|r| r.what.clone()).collect::<Vec<_>>();
         return Err(Failure::usage(format!(
-            "{key_text:?} is not a device key certified by this group's log"
+            "{key_text:?} is not a device key certified by this group, nor a key it rotated away from"
         ))
         .hint(if known.is_empty() {
-            "this group has certified no device key".to_string()
+            "this group has certified no device key and rotated from no key".to_string()
         } else {
-            format!("certified device keys: {}", known.join(", "))
+            format!("revocable keys: {}", known.join(", "))
         }));
     };
+    let key = target.key;
     let held = store.log_state(&key.to_bytes())?.size;
     let keep_up_to = keep_up_to.unwrap_or(held);
-    if let Some(r) = trust.revocation(key) {
+    if let Some(r) = trust.revocation(&key) {
         if r.keep_up_to <= keep_up_to {
             return Err(Failure::usage(format!(
                 "key {} is already revoked from seq {} by entry {}",
-                keys::key_id(key),
+                keys::key_id(&key),
                 r.keep_up_to,
                 r.entry
             )));
         }
     }
-    if matches!(trust.standing(key), Some(Standing::Root)) {
-        return Err(Failure::usage(
-            "a root key cannot be revoked by a key entry",
-        ));
-    }
-    let group = signing_key(&store)?;
     let body = KeyBody::Revoke {
-        key: *key,
+        key,
         keep_up_to,
         reason,
     };
+    if target.device.is_none() {
+        check_keeps_rotation(&store, &trusted, &events, &key, keep_up_to, &body)?;
+    }
+    let group = signing_key(&store)?;
     let signed = store.append_bodies(&group, vec![Body::Key(body)], OffsetDateTime::now_utc())?;
     eprintln!(
-        "device key {} ({name}) revoked: its entries from seq {keep_up_to} on no longer verify (this store holds {held})",
-        keys::key_id(key)
+        "{} revoked: its entries from seq {keep_up_to} on no longer verify (this store holds {held})",
+        target.what
     );
+    if target.device.is_none() {
+        eprintln!(
+            "partners who hold the rotation honour the revocation once they import a bundle that carries it: export one for them"
+        );
+    }
     println!("{}", signed[0].id);
     Ok(0)
+}
+
+/// A former group key is revoked only by a key it rotated to, through a
+/// rotation the revocation keeps (FORMAT.md §9.6 item 3): refuse a
+/// `keep_up_to` that would cut the rotation the current key descends from.
+fn check_keeps_rotation(
+    store: &Store,
+    trusted: &[keys::VerifyingKey],
+    events: &[KeyEvent],
+    key: &keys::VerifyingKey,
+    keep_up_to: u64,
+    body: &KeyBody,
+) -> Result<(), Failure> {
+    let planned = KeyEvent {
+        entry: EntryId([0xff; 32]),
+        signer: *store.group_key(),
+        seq: store.log_state(&store.group_key().to_bytes())?.size,
+        body: body.clone(),
+    };
+    let mut with = events.to_vec();
+    with.push(planned.clone());
+    let after = GroupTrust::derive_with_own(&store.own_keys(), trusted, &with);
+    if after
+        .revocation(key)
+        .is_some_and(|r| r.entry == planned.entry && r.keep_up_to == keep_up_to)
+    {
+        return Ok(());
+    }
+    let rotation = events
+        .iter()
+        .filter(|e| e.signer == *key && matches!(e.body, KeyBody::Rotate { .. }))
+        .map(|e| (e.seq, e.entry))
+        .min();
+    Err(match rotation {
+        Some((seq, entry)) => Failure::usage(format!(
+            "--keep-up-to {keep_up_to} would cut the rotation (entry {entry}, seq {seq} of that key's log) through which the current group key descends from key {}",
+            keys::key_id(key)
+        ))
+        .hint(format!(
+            "give --keep-up-to {} or more; entries before the rotation that the group did not write are withdrawn with `sijill retract`",
+            seq + 1
+        )),
+        None => Failure::usage(format!(
+            "the current group key does not descend from key {} through a rotation this store holds",
+            keys::key_id(key)
+        )),
+    })
 }
 
 /// Rotate the group key: a `key-rotate` entry signed by the current key

@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 use time::OffsetDateTime;
 
 use sijill::entry::Body;
+use sijill::group_keys::LazyGroupTrust;
 use sijill::lifecycle::{self, Certainty, Lifecycle, LifecycleError, RecordView, SourceArgs};
 use sijill::store::Store;
 
@@ -96,9 +97,16 @@ pub struct LinkArgs {
     reason: String,
 }
 
-fn view(store: &Store, text: &str) -> Result<RecordView, Failure> {
+fn view(store: &Store, trust: &LazyGroupTrust, text: &str) -> Result<RecordView, Failure> {
     let id = store.resolve(text)?;
-    lifecycle::view(store, &id).map_err(lifecycle_failure)
+    lifecycle::view(store, &id, trust).map_err(lifecycle_failure)
+}
+
+/// The store and the groups of the keys it holds, derived when needed: a
+/// step about a record the group wrote with any of its keys is the group's
+/// own (FORMAT.md §4.6).
+fn open_with_trust(dir: &Path) -> Result<(Store, LazyGroupTrust), Failure> {
+    Ok((open(dir)?, LazyGroupTrust::new()))
 }
 
 /// How a refused step is told: exit 2, with what to do next where it helps.
@@ -160,8 +168,8 @@ pub fn amend(dir: &Path, args: AmendArgs) -> Result<u8, Failure> {
         .map(|s| lifecycle::parse_set(s))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| failure::record_failure("--set", e))?;
-    let store = open(dir)?;
-    let view = view(&store, &args.id)?;
+    let (store, trust) = open_with_trust(dir)?;
+    let view = view(&store, &trust, &args.id)?;
     let body = lifecycle::new_amendment(&view, set, reason, latest_allowed_date())
         .map_err(lifecycle_failure)?;
     append(store, body)
@@ -169,8 +177,8 @@ pub fn amend(dir: &Path, args: AmendArgs) -> Result<u8, Failure> {
 
 pub fn status(dir: &Path, args: StatusArgs) -> Result<u8, Failure> {
     let reason = reason(&args.reason)?;
-    let store = open(dir)?;
-    let view = view(&store, &args.id)?;
+    let (store, trust) = open_with_trust(dir)?;
+    let view = view(&store, &trust, &args.id)?;
     let body = lifecycle::new_status_change(
         &view,
         &args.status,
@@ -187,17 +195,17 @@ pub fn status(dir: &Path, args: StatusArgs) -> Result<u8, Failure> {
 
 pub fn retract(dir: &Path, args: RetractArgs) -> Result<u8, Failure> {
     let reason = reason(&args.reason)?;
-    let store = open(dir)?;
-    let view = view(&store, &args.id)?;
-    let body =
-        lifecycle::new_retraction(&view, store.group_key(), reason).map_err(lifecycle_failure)?;
+    let (store, trust) = open_with_trust(dir)?;
+    let view = view(&store, &trust, &args.id)?;
+    let body = lifecycle::new_retraction(&store, &view, store.group_key(), &trust, reason)
+        .map_err(lifecycle_failure)?;
     append(store, body)
 }
 
 pub fn corroborate(dir: &Path, args: CorroborateArgs) -> Result<u8, Failure> {
     let reason = reason(&args.reason)?;
-    let store = open(dir)?;
-    let view = view(&store, &args.id)?;
+    let (store, trust) = open_with_trust(dir)?;
+    let view = view(&store, &trust, &args.id)?;
     let source = SourceArgs {
         source_type: &args.source_type,
         reference: args.reference.as_deref(),
@@ -215,7 +223,7 @@ pub fn corroborate(dir: &Path, args: CorroborateArgs) -> Result<u8, Failure> {
 
 pub fn link(dir: &Path, args: LinkArgs) -> Result<u8, Failure> {
     let reason = reason(&args.reason)?;
-    let store = open(dir)?;
+    let (store, trust) = open_with_trust(dir)?;
     let body = if args.unlink {
         let [link] = &args.ids[..] else {
             return Err(Failure::usage("--unlink takes one id: the link entry's")
@@ -241,8 +249,8 @@ pub fn link(dir: &Path, args: LinkArgs) -> Result<u8, Failure> {
             CertaintyArg::Likely => Certainty::Likely,
             CertaintyArg::Confirmed => Certainty::Confirmed,
         };
-        let a = view(&store, a)?;
-        let b = view(&store, b)?;
+        let a = view(&store, &trust, a)?;
+        let b = view(&store, &trust, b)?;
         lifecycle::new_link(&a, &b, certainty, reason).map_err(lifecycle_failure)?
     };
     append(store, body)

@@ -233,10 +233,11 @@ enum KeyCommand {
         #[arg(long)]
         reason: Option<String>,
     },
-    /// Revoke a device key this group certified: its entries from seq SIZE
-    /// on no longer verify, those before still do
+    /// Revoke a device key this group certified, or a group key it rotated
+    /// away from: the key's entries from seq SIZE on no longer verify, those
+    /// before still do
     Revoke {
-        /// The device's key id, full public key, or name
+        /// The key id or full public key (a device's also by its name)
         key: String,
         #[arg(long)]
         reason: String,

@@ -6,7 +6,8 @@ use std::io::{self, Write};
 use serde_json::{json, Value};
 
 use sijill::audit::{AuditReport, Severity};
-use sijill::entry::{format_timestamp, EntryKind, SignedEntry};
+use sijill::entry::{format_timestamp, EntryId, EntryKind, SignedEntry};
+use sijill::group_keys::{GroupTrust, LazyGroupTrust, Standing};
 use sijill::keys::{self, VerifyingKey};
 use sijill::lifecycle::{self, Effect, Lifecycle, RecordView, Step};
 use sijill::note::SignedCheckpoint;
@@ -32,33 +33,120 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-fn log_label(store: &Store, entry: &SignedEntry) -> String {
-    let id = keys::key_id(&entry.entry.log);
-    if entry.entry.log == *store.group_key() {
-        format!(
-            "{id} ({}, this store's group key)",
-            escape(&store.meta().organisation)
-        )
-    } else if store.own_keys().contains(&entry.entry.log) {
-        format!(
-            "{id} ({}, this store's former group key)",
-            escape(&store.meta().organisation)
-        )
-    } else {
-        id.to_string()
-    }
+/// Who signs for whom, as `show` names it: this store's keys and the
+/// device keys they certified, trusted groups' keys, and the keys trusted
+/// through their key entries (FORMAT.md §9.6). The key entries are read only
+/// for a key that is neither the store's own nor in `trust.json`.
+pub struct Signers<'a> {
+    store: &'a Store,
+    trust: Option<TrustStore>,
+    groups: LazyGroupTrust,
+    /// What a store whose key entries cannot be read is named with.
+    unread: GroupTrust,
 }
 
-/// Who signed an entry: key id, and the organisation when the key is this
-/// store's or a trusted partner's.
-fn signer(store: &Store, trust: Option<&TrustStore>, log: &VerifyingKey) -> String {
-    let id = keys::key_id(log);
-    if store.own_keys().contains(log) {
-        format!("{id} ({})", escape(&store.meta().organisation))
-    } else if let Some(name) = trust.and_then(|t| t.name_of(log)) {
-        format!("{id} ({}, trusted)", escape(name))
-    } else {
-        format!("{id} (not trusted)")
+impl<'a> Signers<'a> {
+    pub fn of(store: &'a Store) -> Signers<'a> {
+        Signers {
+            store,
+            trust: TrustStore::load(store.root()).ok(),
+            groups: LazyGroupTrust::new(),
+            unread: GroupTrust::default(),
+        }
+    }
+
+    /// The groups of the store's key entries, for folds.
+    pub fn groups(&self) -> &LazyGroupTrust {
+        &self.groups
+    }
+
+    fn derived(&self) -> &GroupTrust {
+        self.groups.get(self.store).unwrap_or(&self.unread)
+    }
+
+    fn is_root(&self, log: &VerifyingKey) -> bool {
+        self.store.own_keys().contains(log)
+            || self
+                .trust
+                .as_ref()
+                .is_some_and(|t| t.name_of(log).is_some())
+    }
+
+    fn is_own(&self, log: &VerifyingKey) -> bool {
+        self.store.own_keys().contains(log) || (!self.is_root(log) && self.derived().is_own(log))
+    }
+
+    /// The name and certifying entry of `log` when it is a device key.
+    fn device(&self, log: &VerifyingKey) -> Option<(&str, EntryId)> {
+        if self.is_root(log) {
+            return None;
+        }
+        match self.derived().standing(log) {
+            Some(Standing::Device { entry, name }) => Some((name.as_str(), *entry)),
+            _ => None,
+        }
+    }
+
+    /// The name and certifying entry of `log` when it is a device key of
+    /// this store's own group.
+    fn own_device(&self, log: &VerifyingKey) -> Option<(String, EntryId)> {
+        let (name, entry) = self.device(log)?;
+        self.is_own(log).then(|| (name.to_string(), entry))
+    }
+
+    /// The name of the group `log` signs for: this store's organisation, or
+    /// the name a trusted group was given.
+    fn group_name(&self, log: &VerifyingKey) -> Option<String> {
+        if self.is_own(log) {
+            return Some(self.store.meta().organisation.clone());
+        }
+        let trust = self.trust.as_ref()?;
+        if let Some(name) = trust.name_of(log) {
+            return Some(name.to_string());
+        }
+        let groups = self.derived();
+        let rep = VerifyingKey::from_bytes(&groups.group_of(log)).ok()?;
+        groups
+            .is_trusted(log)
+            .then(|| trust.name_of(&rep).map(str::to_string))
+            .flatten()
+    }
+
+    /// Who signed an entry: key id, then the group and the key's role when
+    /// the key is this store's or a trusted group's.
+    fn signer(&self, log: &VerifyingKey) -> String {
+        let id = keys::key_id(log);
+        let mut parts = match self.group_name(log) {
+            Some(name) => vec![escape(&name)],
+            None if self.derived().is_trusted(log) => vec!["a trusted group".to_string()],
+            None => return format!("{id} (not trusted)"),
+        };
+        if let Some((name, _)) = self.device(log) {
+            parts.push(format!("device {}", escape(name)));
+        }
+        if !self.is_own(log) {
+            parts.push("trusted".into());
+        }
+        format!("{id} ({})", parts.join(", "))
+    }
+
+    fn log_label(&self, log: &VerifyingKey) -> String {
+        let id = keys::key_id(log);
+        let org = escape(&self.store.meta().organisation);
+        if log == self.store.group_key() {
+            format!("{id} ({org}, this store's group key)")
+        } else if self.store.own_keys().contains(log) {
+            format!("{id} ({org}, this store's former group key)")
+        } else if let Some((name, _)) = self.own_device(log) {
+            format!("{id} ({org}, this store's device {})", escape(&name))
+        } else {
+            id.to_string()
+        }
+    }
+
+    /// For JSON: the group's name, or null.
+    fn name_value(&self, log: &VerifyingKey) -> Value {
+        self.group_name(log).map_or(Value::Null, Value::String)
     }
 }
 
@@ -104,12 +192,10 @@ fn effect_text(effect: &Effect) -> Option<String> {
 
 fn write_view_text(
     out: &mut impl Write,
-    store: &Store,
+    signers: &Signers<'_>,
     view: &RecordView,
     with_history: bool,
 ) -> io::Result<()> {
-    let trust = TrustStore::load(store.root()).ok();
-    let trust = trust.as_ref();
     if let Some((by, reason)) = &view.retracted {
         writeln!(
             out,
@@ -135,7 +221,7 @@ fn write_view_text(
         writeln!(
             out,
             "corroborated by {} ({} source, reliability {}) in entry {}",
-            signer(store, trust, by),
+            signers.signer(by),
             c.source.source_type.term(),
             c.source.reliability.term(),
             &id.to_hex()[..16]
@@ -151,7 +237,7 @@ fn write_view_text(
             "same person  as {} ({}, by {}, link {}, {state})",
             l.other,
             l.certainty,
-            signer(store, trust, &l.by),
+            signers.signer(&l.by),
             &l.link.to_hex()[..16]
         )?;
     }
@@ -171,7 +257,7 @@ fn write_view_text(
                 out,
                 "               {} by {} (entry {}){current}",
                 escape(&claim.value),
-                signer(store, trust, &claim.log),
+                signers.signer(&claim.log),
                 &claim.entry.to_hex()[..16]
             )?;
         }
@@ -199,7 +285,7 @@ fn write_view_text(
                 format_timestamp(e.recorded_at),
                 e.kind.as_str(),
                 &step.entry.id.to_hex()[..16],
-                signer(store, trust, &e.log),
+                signers.signer(&e.log),
                 e.seq
             )?;
             writeln!(out, "      {}", step_summary(step))?;
@@ -214,18 +300,8 @@ fn write_view_text(
     Ok(())
 }
 
-fn view_json(store: &Store, view: &RecordView, with_history: bool) -> Value {
-    let trust = TrustStore::load(store.root()).ok();
-    let name = |log: &VerifyingKey| -> Value {
-        if store.own_keys().contains(log) {
-            Value::String(store.meta().organisation.clone())
-        } else {
-            trust
-                .as_ref()
-                .and_then(|t| t.name_of(log))
-                .map_or(Value::Null, |n| Value::String(n.to_string()))
-        }
-    };
+fn view_json(signers: &Signers<'_>, view: &RecordView, with_history: bool) -> Value {
+    let name = |log: &VerifyingKey| signers.name_value(log);
     let mut value = json!({
         "current": view.current.to_body(),
         "retracted": view.retracted.as_ref().map(|(by, reason)| json!({"by": by.to_hex(), "reason": reason})),
@@ -279,10 +355,21 @@ pub fn show_text(
     with_history: bool,
 ) -> io::Result<()> {
     let e = &entry.entry;
+    let signers = Signers::of(store);
     writeln!(out, "record       {}", entry.id)?;
     writeln!(out, "kind         {}", e.kind)?;
-    writeln!(out, "log          {}", log_label(store, entry))?;
+    writeln!(out, "log          {}", signers.log_label(&e.log))?;
     writeln!(out, "sequence     {}", e.seq)?;
+    let own_device = signers.own_device(&e.log);
+    if let Some((name, certified)) = &own_device {
+        writeln!(
+            out,
+            "written by   this group's device {} (key {}, certified by entry {})",
+            escape(name),
+            keys::key_id(&e.log),
+            &certified.to_hex()[..16]
+        )?;
+    }
     if !store.own_keys().contains(&e.log) {
         match sijill::exchange::provenance(store, &e.log, e.seq) {
             Ok(Some(p)) => writeln!(
@@ -294,6 +381,8 @@ pub fn show_text(
                 keys::key_id(&sijill::keys::parse_public_key_hex(&p.exporter).unwrap_or(e.log)),
                 escape(&p.file)
             )?,
+            // A device's log is written in this store, not imported.
+            Ok(None) if own_device.is_some() => {}
             Ok(None) => writeln!(out, "imported     (no import record)")?,
             Err(err) => writeln!(out, "imported     (import records unreadable: {err})")?,
         }
@@ -301,7 +390,10 @@ pub fn show_text(
     writeln!(out, "recorded at  {}", format_timestamp(e.recorded_at))?;
     writeln!(out, "signature    valid (ed25519, verified just now)")?;
     let view = if e.record_body().is_some() {
-        Some(lifecycle::view(store, &entry.id).map_err(|err| io::Error::other(err.to_string()))?)
+        Some(
+            lifecycle::view(store, &entry.id, signers.groups())
+                .map_err(|err| io::Error::other(err.to_string()))?,
+        )
     } else {
         None
     };
@@ -332,7 +424,7 @@ pub fn show_text(
         }
     }
     match &view {
-        Some(view) => write_view_text(out, store, view, with_history)?,
+        Some(view) => write_view_text(out, &signers, view, with_history)?,
         None => {
             let body = match &e.body {
                 sijill::entry::Body::Key(k) => k.to_body(),
@@ -374,6 +466,14 @@ pub fn show_json(
     with_history: bool,
 ) -> io::Result<()> {
     let mut value = entry_json(entry);
+    let signers = Signers::of(store);
+    if let Some((name, certified)) = signers.own_device(&entry.entry.log) {
+        value["written_by"] = json!({
+            "device": name,
+            "key_id": keys::key_id(&entry.entry.log).to_string(),
+            "certified_by": certified.to_hex(),
+        });
+    }
     if !store.own_keys().contains(&entry.entry.log) {
         if let Ok(Some(p)) = sijill::exchange::provenance(store, &entry.entry.log, entry.entry.seq)
         {
@@ -381,9 +481,9 @@ pub fn show_json(
         }
     }
     if entry.entry.record_body().is_some() {
-        let view =
-            lifecycle::view(store, &entry.id).map_err(|err| io::Error::other(err.to_string()))?;
-        value["view"] = view_json(store, &view, with_history);
+        let view = lifecycle::view(store, &entry.id, signers.groups())
+            .map_err(|err| io::Error::other(err.to_string()))?;
+        value["view"] = view_json(&signers, &view, with_history);
         if with_history {
             value["history"] = value["view"]["history"].take();
             if let Value::Object(m) = &mut value["view"] {
