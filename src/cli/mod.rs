@@ -286,7 +286,15 @@ pub fn run() -> ExitCode {
     if read_only && result.as_ref().is_err_and(|f| f.index_damaged) {
         // Run again only if nothing of the first run's output has been
         // written: it is replaced, never printed twice.
-        if let (true, Ok(dir)) = (gate::discard(), store_dir(store_flag)) {
+        let taken_back = gate::discard();
+        if !taken_back {
+            if let Err(failure) = &mut result {
+                failure.hints.push(
+                    "part of the output was already written before the damage showed: run `sijill reindex`, then the command again".into(),
+                );
+            }
+        }
+        if let (true, Ok(dir)) = (taken_back, store_dir(store_flag)) {
             let rebuilt = Store::open_rebuilt(&dir).map(drop);
             if rebuilt.is_ok() {
                 eprintln!("warning: the index was damaged; it was rebuilt from the segment files");
