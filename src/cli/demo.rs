@@ -322,7 +322,7 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
     step(
         out,
         "10. The index is only a cache",
-        "The index (sled) is derived from the log files. Deleting it loses nothing:\n\
+        "The index (under index/) is derived from the log files. Deleting it loses nothing:\n\
          the next open, or `sijill reindex`, rebuilds it.",
     )?;
     drop(store);

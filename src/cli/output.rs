@@ -164,7 +164,13 @@ fn step_summary(step: &Step) -> String {
         },
         Some(Lifecycle::Retraction(_)) => "retracted".to_string(),
         Some(Lifecycle::Corroboration(c)) => {
-            let mut s = format!("corroborated by a {} source", c.source.source_type.term());
+            let term = c.source.source_type.term();
+            let article = if term.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
+            let mut s = format!("corroborated by {article} {term} source");
             if let Some(r) = &c.source.reference {
                 s.push_str(&format!(" ({r})"));
             }
@@ -274,8 +280,13 @@ fn write_view_text(
         writeln!(out)?;
         writeln!(
             out,
-            "history ({} entries, in fold order)",
-            view.history.len()
+            "history ({} {}, in fold order)",
+            view.history.len(),
+            if view.history.len() == 1 {
+                "entry"
+            } else {
+                "entries"
+            }
         )?;
         for step in &view.history {
             let e = &step.entry.entry;
