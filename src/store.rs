@@ -1881,22 +1881,27 @@ mod tests {
             .collect()
     }
 
+    fn new_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::init(
+            &dir.path().join("store"),
+            InitOptions {
+                organisation: "Test",
+                passphrase: None,
+                now: OffsetDateTime::UNIX_EPOCH,
+            },
+        )
+        .unwrap();
+        (dir, store)
+    }
+
     /// A group's former log (from before a key rotation) holds every entry,
     /// as its current one does: a withheld leaf in it is damage.
     #[test]
     fn a_withheld_leaf_in_a_former_own_log_is_damage() {
-        let dir = tempfile::tempdir().unwrap();
+        let (dir, mut store) = new_store();
         let root = dir.path().join("store");
         let now = OffsetDateTime::UNIX_EPOCH;
-        let mut store = Store::init(
-            &root,
-            InitOptions {
-                organisation: "Test",
-                passphrase: None,
-                now,
-            },
-        )
-        .unwrap();
         let old = store.signing_key(None).unwrap();
         store.append_records(&old, records(2), now).unwrap();
         crate::group_keys::rotate_group_key(&mut store, &old, "routine", None, now).unwrap();
@@ -1919,18 +1924,9 @@ mod tests {
     /// once, its proofs unchanged.
     #[test]
     fn catching_up_over_entries_already_indexed_changes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
+        let (dir, mut store) = new_store();
         let root = dir.path().join("store");
         let now = OffsetDateTime::UNIX_EPOCH;
-        let mut store = Store::init(
-            &root,
-            InitOptions {
-                organisation: "Test",
-                passphrase: None,
-                now,
-            },
-        )
-        .unwrap();
         let key = store.signing_key(None).unwrap();
         let first = store.append_records(&key, records(300), now).unwrap();
         let log = key.verifying_key().to_bytes();

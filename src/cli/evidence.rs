@@ -94,30 +94,16 @@ pub fn verify(store: &Store, as_json: bool) -> Result<u8, Failure> {
     let report = evidence_files::verify(store)?;
     let out = &mut crate::cli::gate::stdout();
     if as_json {
-        let problems: Vec<_> = report
-            .problems
-            .iter()
-            .map(|p| {
-                json!({
-                    "record": p.record.map(|r| r.to_hex()),
-                    "index": p.index,
-                    "file": p.file,
-                    "message": p.message,
-                })
+        let as_value = |p: &evidence_files::Problem| {
+            json!({
+                "record": p.record.map(|r| r.to_hex()),
+                "index": p.index,
+                "file": p.file,
+                "message": p.message,
             })
-            .collect();
-        let not_held: Vec<_> = report
-            .not_held
-            .iter()
-            .map(|p| {
-                json!({
-                    "record": p.record.map(|r| r.to_hex()),
-                    "index": p.index,
-                    "file": p.file,
-                    "message": p.message,
-                })
-            })
-            .collect();
+        };
+        let problems: Vec<_> = report.problems.iter().map(as_value).collect();
+        let not_held: Vec<_> = report.not_held.iter().map(as_value).collect();
         let value = json!({
             "files_checked": report.files_checked,
             "references_checked": report.references_checked,
