@@ -849,6 +849,21 @@ fn read_row(
             Some("a cell with a comma, quote or line break in it must be in double quotes".into()),
         ));
     }
+    // No field takes more than MAX_NOTES_CHARS characters: a longer cell is
+    // refused before it is copied, cleaned and parsed (a 100 MB cell would
+    // otherwise be copied several times over).
+    let too_long = crate::record::MAX_NOTES_CHARS * 4;
+    if let Some((i, cell)) = cells.iter().enumerate().find(|(_, c)| c.len() > too_long) {
+        return Err((
+            Some(i),
+            format!(
+                "the cell holds {} bytes; no field takes more than {} characters",
+                cell.len(),
+                crate::record::MAX_NOTES_CHARS
+            ),
+            Some("shorten the text, or keep the document it comes from as an evidence file".into()),
+        ));
+    }
     let mapping = options.mapping;
     // Cell value by target, after value mapping; defaults fill the gaps.
     let mut values: Vec<(&'static str, String, Option<usize>)> = Vec::new();
