@@ -947,20 +947,33 @@ impl Store {
         for (log, number) in &batch.log_numbers {
             self.log_keys.insert(*number, *log);
         }
-        // The digest tables are synced first: what the sled state below
-        // counts is then always in them (an entry written twice is kept
-        // once).
-        self.id_table
-            .insert_all(&batch.entries)
-            .map_err(table_error)?;
+        // The digest tables are synced before the log state is written: what
+        // the state counts is then always in them (an entry written twice is
+        // kept once). The two tables and the sled trees are independent of
+        // one another, so they are written at the same time, on their own
+        // threads; only the log state waits for all three.
         let content = std::mem::take(&mut batch.search.content);
-        self.content_table
-            .insert_all(&content)
-            .map_err(table_error)?;
-        batch.ids.commit(&self.seqs)?;
-        batch.nodes.commit(&self.nodes)?;
-        self.about.apply_batch(batch.about)?;
-        self.search.commit(batch.search)?;
+        let (id_table, content_table) = (&mut self.id_table, &mut self.content_table);
+        let entries = &batch.entries;
+        let (ids, contents, trees) = std::thread::scope(|scope| {
+            let ids = scope.spawn(move || id_table.insert_all(entries));
+            let contents = scope.spawn(move || content_table.insert_all(&content));
+            let trees = (|| -> Result<(), StoreError> {
+                batch.ids.commit(&self.seqs)?;
+                batch.nodes.commit(&self.nodes)?;
+                self.about.apply_batch(batch.about)?;
+                self.search.commit(batch.search)?;
+                Ok(())
+            })();
+            let join = |h: std::thread::ScopedJoinHandle<'_, Result<(), TableError>>| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            };
+            (join(ids), join(contents), trees)
+        });
+        ids.map_err(table_error)?;
+        contents.map_err(table_error)?;
+        trees?;
         for (log, state) in batch.states {
             self.logs.insert(log, &state.to_bytes()[..])?;
         }
