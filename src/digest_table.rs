@@ -387,6 +387,11 @@ impl DigestTable {
         bigger.write_header()?;
         bigger.file.sync_data().map_err(bigger.io())?;
         fs::rename(&next, &self.path).map_err(self.io())?;
+        // The rename itself must survive a power loss, or the old, smaller
+        // table would come back without what was added to the new one.
+        if let Some(dir) = self.path.parent() {
+            crate::segment::sync_dir(dir).map_err(self.io())?;
+        }
         bigger.path = self.path.clone();
         *self = bigger;
         Ok(())
