@@ -481,7 +481,7 @@ fn import_crash_campaign(kills: u64, entries: u64) {
 #[test]
 fn crash_campaign_import() {
     import_crash_campaign(
-        env_count("SIJILL_IMPORT_KILLS", 10),
+        env_count("SIJILL_IMPORT_KILLS", 20),
         env_count("SIJILL_IMPORT_ENTRIES", 4_000),
     );
 }
@@ -490,7 +490,7 @@ fn crash_campaign_import() {
 #[ignore = "long form: cargo test --release --test campaigns -- --ignored"]
 fn crash_campaign_import_long() {
     import_crash_campaign(
-        env_count("SIJILL_IMPORT_KILLS", 100),
+        env_count("SIJILL_IMPORT_KILLS", 200),
         env_count("SIJILL_IMPORT_ENTRIES", 100_000),
     );
 }
