@@ -17,6 +17,19 @@ fn entry_bytes(kind: &str, body: Value) -> Vec<u8> {
     sijill::canonical::to_canonical_bytes(&v).unwrap()
 }
 
+/// `sijill verify BUNDLE` in `store`, which must exit 0.
+fn verify_ok(store: &TestStore, bundle: &std::path::Path) -> std::process::Output {
+    let out = store.run(&["verify", bundle.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    out
+}
+
 #[test]
 fn key_bodies_round_trip_and_decode_strictly() {
     let device = key(2).verifying_key();
@@ -254,14 +267,7 @@ fn device_keys_sign_for_the_group_until_revoked() {
     // device's entries.
     let b = partner_of(&a);
     let bundle = export(&a, "a1.bundle");
-    let out = b.run(&["verify", bundle.to_str().unwrap()]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    let out = verify_ok(&b, &bundle);
     assert!(
         stdout(&out).contains("device key laptop-aleppo-2"),
         "{}",
@@ -445,14 +451,7 @@ fn key_rotation_moves_the_store_to_a_new_log_and_partners_follow() {
     // A partner who trusts only the root verifies and imports the new
     // key's entries: the bundle carries the rotation.
     let bundle = export(&a, "after.bundle");
-    let out = b.run(&["verify", bundle.to_str().unwrap()]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    let out = verify_ok(&b, &bundle);
     assert!(
         stdout(&out).contains("the group's new key (rotated to by entry"),
         "{}",
@@ -620,14 +619,7 @@ fn an_export_stops_a_revoked_log_at_its_revocation_point() {
     );
     // The partner verifies and imports what precedes the revocation point.
     let b = partner_of(&a);
-    let out = b.run(&["verify", path.to_str().unwrap()]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    let out = verify_ok(&b, &path);
     let out = b.run(&["import", path.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let listed = stdout(&b.run(&["list"]));
