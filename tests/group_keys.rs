@@ -619,7 +619,7 @@ fn an_export_stops_a_revoked_log_at_its_revocation_point() {
     );
     // The partner verifies and imports what precedes the revocation point.
     let b = partner_of(&a);
-    let out = verify_ok(&b, &path);
+    verify_ok(&b, &path);
     let out = b.run(&["import", path.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let listed = stdout(&b.run(&["list"]));
