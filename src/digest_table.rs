@@ -274,8 +274,9 @@ impl DigestTable {
     }
 
     /// Add items that are not already held (the same digest and payload),
-    /// growing the table as needed, then sync it. Adding an item twice
-    /// changes nothing.
+    /// growing the table as needed. Adding an item twice changes nothing.
+    /// The items are durable after the next [`DigestTable::sync`] (or a
+    /// growth, which syncs the new file).
     pub fn insert_all(&mut self, items: &[Item]) -> Result<(), TableError> {
         if items.is_empty() {
             return Ok(());
@@ -310,8 +311,45 @@ impl DigestTable {
                 }
             }
         }
-        self.write_header()?;
+        self.write_header()
+    }
+
+    /// Make every insert so far durable. Inserts reach the page cache at
+    /// once and the disk here: syncing a large table after every small
+    /// batch writes one page per item, so the store syncs its tables every
+    /// so many items and records what they then cover (src/store.rs).
+    pub fn sync(&self) -> Result<(), TableError> {
         self.file.sync_data().map_err(self.io())
+    }
+
+    /// Count the used slots again and rewrite the header. After a crash
+    /// the header and the slots may have reached the disk at different
+    /// times; every slot is checked on the way.
+    pub fn recount(&mut self) -> Result<(), TableError> {
+        const SLOTS_A_READ: u64 = 4096;
+        let total = self.slots + OVERFLOW;
+        let mut buf = vec![0u8; (SLOTS_A_READ * SLOT_LEN) as usize];
+        let mut count = 0u64;
+        let mut first = 0u64;
+        while first < total {
+            let n = SLOTS_A_READ.min(total - first);
+            let bytes = &mut buf[..(n * SLOT_LEN) as usize];
+            self.file
+                .read_exact_at(bytes, HEADER_LEN + first * SLOT_LEN)
+                .map_err(self.io())?;
+            for (i, slot) in bytes.chunks_exact(SLOT_LEN as usize).enumerate() {
+                if slot.iter().all(|b| *b == 0) {
+                    continue;
+                }
+                if slot[56..] != slot_check(&slot[..32], &slot[32..56]) {
+                    return Err(self.damaged(first + i as u64));
+                }
+                count += 1;
+            }
+            first += n;
+        }
+        self.count = count;
+        self.write_header()
     }
 
     /// Double the table into a new file, which then replaces this one.
@@ -440,6 +478,36 @@ mod tests {
                 .collect();
             assert_eq!(found, expected);
         }
+    }
+
+    #[test]
+    fn recount_finds_the_slots_a_stale_header_misses() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t");
+        let mut t = DigestTable::create(&path).unwrap();
+        t.insert_all(&[(digest(1), payload(1))]).unwrap();
+        let stale_header = fs::read(&path).unwrap()[..HEADER_LEN as usize].to_vec();
+        t.insert_all(&[(digest(2), payload(2)), (digest(3), payload(3))])
+            .unwrap();
+        drop(t);
+        // As if the slots reached the disk and the header did not.
+        let file = OpenOptions::new().write(true).open(&path).unwrap();
+        file.write_all_at(&stale_header, 0).unwrap();
+        let mut t = DigestTable::open(&path).unwrap();
+        assert_eq!(t.len(), 1);
+        t.recount().unwrap();
+        assert_eq!(t.len(), 3);
+        assert_eq!(DigestTable::open(&path).unwrap().len(), 3);
+        // A damaged slot is found by the recount.
+        let mut bytes = fs::read(&path).unwrap();
+        let used = (0..)
+            .map(|i| HEADER_LEN as usize + i * SLOT_LEN as usize)
+            .find(|&at| bytes[at..at + 64].iter().any(|b| *b != 0))
+            .unwrap();
+        bytes[used + 3] ^= 1;
+        fs::write(&path, &bytes).unwrap();
+        let mut t = DigestTable::open(&path).unwrap();
+        assert!(matches!(t.recount(), Err(TableError::Damaged { .. })));
     }
 
     #[test]

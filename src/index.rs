@@ -21,7 +21,7 @@ pub const IDS_PER_CHUNK: u64 = 256;
 pub const NODES_PER_CHUNK: u64 = 64;
 /// Written with the format marker: an index of another layout is rebuilt.
 pub const LAYOUT_MARK: &[u8] = b"layout";
-pub const LAYOUT: &[u8] = b"chunked-v3";
+pub const LAYOUT: &[u8] = b"chunked-v4";
 
 /// Key of the chunk of `log`'s ids holding sequence number `seq`, and the
 /// position in it.

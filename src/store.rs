@@ -60,6 +60,11 @@ fn table_error(e: TableError) -> StoreError {
 /// Frames verified and indexed together while catching up: bounds the memory
 /// of a catch-up (an import, a rebuild) whatever the size of the log.
 const CATCH_UP_WINDOW: usize = 4096;
+/// Digest-table inserts between two syncs of the tables. Syncing a large
+/// table after every batch of 1000 writes about one page per insert; here
+/// the kernel writes them back in order, and a crash costs at most this many
+/// entries indexed again at the next open.
+const TABLE_SYNC_ITEMS: u64 = 65_536;
 const CATCH_UP_WINDOW_BYTES: usize = 16 << 20;
 /// Entries read and verified together when listing a store.
 const ENTRIES_WINDOW: usize = 1024;
@@ -305,6 +310,11 @@ pub struct Store {
     log_keys: HashMap<u32, [u8; 32]>,
     /// The digest tables were missing or damaged at open and are empty.
     tables_fresh: bool,
+    /// Log key -> the [`LogState`] the digest tables were last synced at:
+    /// what they hold for certain after a crash (src/digest_table.rs).
+    table_marks: sled::Tree,
+    /// Digest-table inserts since the tables were last synced.
+    tables_unsynced: u64,
     /// Log key || seq / 256 (big-endian) -> the ids of those 256 entries,
     /// 32 bytes each, zeros for a withheld or damaged leaf (src/index.rs).
     seqs: sled::Tree,
@@ -352,6 +362,17 @@ pub struct InitOptions<'a> {
     /// `None` writes an unencrypted secret key (callers warn).
     pub passphrase: Option<&'a [u8]>,
     pub now: OffsetDateTime,
+}
+
+impl Drop for Store {
+    /// Sync the digest tables and record their marks, so that the next
+    /// open has nothing to index again. A process that dies first leaves
+    /// that to the next open (`roll_back_to_table_marks`).
+    fn drop(&mut self) {
+        if self.tables_unsynced > 0 && self.sync_tables().is_ok() {
+            let _ = self.db.flush();
+        }
+    }
 }
 
 impl Store {
@@ -539,6 +560,7 @@ impl Store {
             && self.db.get(index::LAYOUT_MARK)?.as_deref() == Some(index::LAYOUT);
         if complete {
             self.log_keys = self.search.log_numbers()?.into_iter().collect();
+            self.roll_back_to_table_marks()?;
             self.catch_up()
         } else {
             if self.warnings.is_empty() && self.db.len() + self.logs.len() > 0 {
@@ -577,6 +599,8 @@ impl Store {
             content_table,
             log_keys: HashMap::new(),
             tables_fresh,
+            table_marks: db.open_tree("table-marks")?,
+            tables_unsynced: 0,
             seqs: db.open_tree("seqs")?,
             logs: db.open_tree("logs")?,
             nodes: db.open_tree("merkle-nodes")?,
@@ -609,6 +633,7 @@ impl Store {
         self.tables_fresh = false;
         self.log_keys.clear();
         for tree in [
+            &self.table_marks,
             &self.seqs,
             &self.logs,
             &self.nodes,
@@ -622,6 +647,7 @@ impl Store {
         self.frontiers.clear();
         self.damaged.clear();
         self.catch_up()?;
+        self.sync_tables()?;
         self.db
             .insert(INDEX_FORMAT, &FORMAT_VERSION.to_be_bytes())?;
         self.db.insert(index::LAYOUT_MARK, index::LAYOUT)?;
@@ -976,6 +1002,70 @@ impl Store {
         trees?;
         for (log, state) in batch.states {
             self.logs.insert(log, &state.to_bytes()[..])?;
+        }
+        self.tables_unsynced += batch.entries.len() as u64;
+        if self.tables_unsynced >= TABLE_SYNC_ITEMS {
+            self.sync_tables()?;
+        }
+        Ok(())
+    }
+
+    /// Sync both digest tables, then record that they hold every entry the
+    /// log states count. The marks are written after the sync and never
+    /// claim more than it made durable; the caller flushes sled.
+    fn sync_tables(&mut self) -> Result<(), StoreError> {
+        let (id_table, content_table) = (&self.id_table, &self.content_table);
+        let (ids, contents) = std::thread::scope(|scope| {
+            let ids = scope.spawn(|| id_table.sync());
+            let contents = content_table.sync();
+            (
+                ids.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                contents,
+            )
+        });
+        ids.map_err(table_error)?;
+        contents.map_err(table_error)?;
+        for item in self.logs.iter() {
+            let (log, state) = item?;
+            self.table_marks.insert(log, state)?;
+        }
+        self.tables_unsynced = 0;
+        Ok(())
+    }
+
+    /// After a crash the digest tables may lack inserts the sled state
+    /// counts (they are synced only every [`TABLE_SYNC_ITEMS`]). Each log
+    /// whose state is past its mark goes back to the mark, and the
+    /// catch-up that follows indexes those entries again: every write is
+    /// by position or a set union, so what sled already held is written
+    /// unchanged. The tables' item counts are then counted afresh.
+    fn roll_back_to_table_marks(&mut self) -> Result<(), StoreError> {
+        let mut rolled_back = false;
+        for (log, state) in self.logs()? {
+            let mark = match self.table_marks.get(log)? {
+                None => LogState::empty(),
+                Some(v) => LogState::from_bytes(&v).ok_or_else(|| {
+                    StoreError::IndexDamaged("a table mark has the wrong length".into())
+                })?,
+            };
+            if mark == state {
+                continue;
+            }
+            if mark.size >= state.size || mark.end > state.end {
+                return Err(StoreError::IndexDamaged(format!(
+                    "the digest tables' mark for log {} is not behind its state",
+                    short_log(&log)
+                )));
+            }
+            self.logs.insert(log, &mark.to_bytes()[..])?;
+            rolled_back = true;
+        }
+        if rolled_back {
+            self.id_table.recount().map_err(table_error)?;
+            self.content_table.recount().map_err(table_error)?;
+            // Sled's state now matches the marks; the catch-up moves both on.
+            self.db.flush()?;
         }
         Ok(())
     }
@@ -1971,5 +2061,63 @@ mod tests {
         assert_eq!(store.id_at(&log, 0).unwrap(), Some(first[0].id));
         assert_eq!(store.id_at(&log, 304).unwrap(), Some(second[4].id));
         assert_eq!(store.id_at(&log, 305).unwrap(), None);
+    }
+
+    /// The digest tables are synced only every so many inserts. A power cut
+    /// can lose the inserts since (and leave a header that counts them):
+    /// the next open goes back to the tables' mark, counts their slots
+    /// again and indexes the entries after the mark once more.
+    #[test]
+    fn digest_table_inserts_lost_in_a_power_cut_are_indexed_again() {
+        let (dir, mut store) = new_store();
+        let root = dir.path().join("store");
+        let index = root.join(INDEX_DIR);
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let key = store.signing_key(None).unwrap();
+        let log = key.verifying_key().to_bytes();
+        store.append_records(&key, records(300), now).unwrap();
+        drop(store);
+        let synced: Vec<(PathBuf, Vec<u8>)> = [ID_TABLE, CONTENT_TABLE]
+            .iter()
+            .map(|name| (index.join(name), fs::read(index.join(name)).unwrap()))
+            .collect();
+
+        let mut store = Store::open(&root).unwrap();
+        assert!(store.warnings().is_empty(), "{:?}", store.warnings());
+        let second = store.append_records(&key, records(5), now).unwrap();
+        let state = store.log_state(&log).unwrap();
+        // The process dies before its tables are synced; the disk keeps
+        // their slots as of the last sync, and the newer header.
+        store.tables_unsynced = 0;
+        drop(store);
+        for (path, bytes) in &synced {
+            let mut lost = fs::read(path).unwrap()[..64].to_vec();
+            lost.extend_from_slice(&bytes[64..]);
+            fs::write(path, lost).unwrap();
+        }
+
+        let store = Store::open(&root).unwrap();
+        assert!(
+            store
+                .warnings()
+                .iter()
+                .any(|w| matches!(w, StoreWarning::IndexCaughtUp { entries: 5, .. })),
+            "{:?}",
+            store.warnings()
+        );
+        assert_eq!(store.log_state(&log).unwrap(), state);
+        for s in &second {
+            assert_eq!(store.get(&s.id).unwrap().id, s.id);
+        }
+        assert_eq!(store.indexed_entries(), 305);
+        let record = second[0].entry.record_body().unwrap();
+        let hash = crate::search::content_hash(record);
+        assert_eq!(store.content_count(&hash).unwrap(), 2);
+        drop(store);
+
+        // Closed cleanly, the tables' mark is the state: nothing to redo.
+        let store = Store::open(&root).unwrap();
+        assert!(store.warnings().is_empty(), "{:?}", store.warnings());
+        assert_eq!(store.indexed_entries(), 305);
     }
 }
