@@ -268,6 +268,12 @@ impl Entry {
 
     /// Sign this entry with the key of its log.
     pub fn sign(&self, key: &SigningKey) -> Result<SignedEntry, EntryError> {
+        self.clone().into_signed(key)
+    }
+
+    /// Sign this entry with the key of its log, keeping it in the result
+    /// (no copy of the body, which a bulk append would pay per entry).
+    pub fn into_signed(self, key: &SigningKey) -> Result<SignedEntry, EntryError> {
         if key.verifying_key() != self.log {
             return Err(EntryError::WrongSigningKey);
         }
@@ -275,7 +281,7 @@ impl Entry {
         let signature = key.sign(&signature_message(&bytes));
         Ok(SignedEntry {
             id: EntryId::of(&bytes),
-            entry: self.clone(),
+            entry: self,
             bytes,
             signature,
         })

@@ -343,6 +343,18 @@ pub struct Store {
     repair: bool,
 }
 
+/// Entries a batch signed, with what indexing them needs.
+#[derive(Default)]
+struct Appended {
+    signed: Vec<SignedEntry>,
+    keys: Vec<Option<RecordKeys>>,
+    leaves: Vec<Hash>,
+    /// Where each frame starts in the segment.
+    offsets: Vec<u64>,
+    /// The segment's length after the batch.
+    end: u64,
+}
+
 /// Index writes gathered for one commit (src/index.rs).
 #[derive(Default)]
 struct IndexBatch {
@@ -753,7 +765,8 @@ impl Store {
                     } => Some(
                         check_frame_with(&log, seq, entry, signature, signatures).map(|signed| {
                             let keys = crate::search::record_keys(&signed);
-                            (signed, keys)
+                            let leaf = merkle::leaf_hash(&signed.bytes);
+                            (signed, keys, leaf)
                         }),
                     ),
                     _ => None,
@@ -766,12 +779,13 @@ impl Store {
                     ScanItem::Frame { offset, entry, .. } => {
                         let frame_len = (FRAME_HEADER_LEN + entry.len() + SIGNATURE_LEN) as u64;
                         match checked {
-                            Some(Ok((signed, keys))) => {
+                            Some(Ok((signed, keys, leaf))) => {
                                 self.index_entry(
                                     &mut batch,
                                     &signed,
                                     keys.as_ref(),
                                     offset,
+                                    leaf,
                                     &mut frontier,
                                 )?;
                                 added += 1;
@@ -914,6 +928,7 @@ impl Store {
         signed: &SignedEntry,
         keys: Option<&RecordKeys>,
         offset: u64,
+        leaf: Hash,
         frontier: &mut Frontier,
     ) -> Result<(), StoreError> {
         let log = *signed.entry.log.as_bytes();
@@ -947,7 +962,7 @@ impl Store {
                 batch.about.insert(&key[..], &[][..]);
             }
         }
-        self.push_leaf(batch, &log, merkle::leaf_hash(&signed.bytes), frontier);
+        self.push_leaf(batch, &log, leaf, frontier);
         Ok(())
     }
 
@@ -1070,7 +1085,7 @@ impl Store {
         Ok(())
     }
 
-    fn frontier(&mut self, log: &[u8; 32], size: u64) -> Result<Frontier, StoreError> {
+    fn frontier(&self, log: &[u8; 32], size: u64) -> Result<Frontier, StoreError> {
         if let Some(f) = self.frontiers.get(log) {
             if f.size() == size {
                 return Ok(f.clone());
@@ -1345,32 +1360,61 @@ impl Store {
         let log = key.verifying_key().to_bytes();
         self.ensure_undamaged(&log)?;
         let state = self.log_state(&log)?;
-        // Signing and the index keys of each entry are independent of one
-        // another: they run on every core.
+        // Signing, the index keys, the frame and the Merkle leaf of each
+        // entry are independent of one another: they run on every core.
         let numbered: Vec<(u64, Body)> = (state.size..).zip(bodies).collect();
         let prepared = index::par_map(numbered, |(seq, body)| {
-            let signed = Entry::new(key.verifying_key(), seq, now, body).sign(key)?;
+            let signed = Entry::new(key.verifying_key(), seq, now, body).into_signed(key)?;
             let keys = crate::search::record_keys(&signed);
-            Ok::<_, EntryError>((signed, keys))
+            let frame = encode_frame(&signed.bytes, &signed.signature.to_bytes());
+            let leaf = merkle::leaf_hash(&signed.bytes);
+            Ok::<_, EntryError>((signed, keys, frame, leaf))
         });
-        let mut signed = Vec::with_capacity(prepared.len());
-        let mut keys = Vec::with_capacity(prepared.len());
+        let mut appended = Appended::default();
+        let mut frames = Vec::with_capacity(prepared.len());
         for p in prepared {
-            let (s, k) = p?;
-            signed.push(s);
-            keys.push(k);
+            let (s, k, frame, leaf) = p?;
+            appended.signed.push(s);
+            appended.keys.push(k);
+            appended.leaves.push(leaf);
+            frames.push(frame);
         }
-        let frames: Vec<Vec<u8>> = signed
-            .iter()
-            .map(|s| encode_frame(&s.bytes, &s.signature.to_bytes()))
-            .collect();
-        let offsets = self.writer(&log, state.end)?.append(&frames).map_err(|e| {
-            let path = self.segment_path(&log);
-            io_at(&path)(e)
-        })?;
+        let mut writer = self.take_writer(&log, state.end)?;
+        let mut at = writer.len();
+        for frame in &frames {
+            appended.offsets.push(at);
+            at += frame.len() as u64;
+        }
+        appended.end = at;
+        // The index writes are gathered while the segment is written and
+        // synced: gathering only reads the index, and nothing is written to
+        // it before the segment is synced.
+        let (written, gathered) = std::thread::scope(|scope| {
+            let written = scope.spawn(|| writer.append(&frames));
+            let gathered = self.gather_appended(&log, &state, &appended);
+            let written = written
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (written, gathered)
+        });
+        self.writers.insert(log, writer);
+        let offsets = written.map_err(|e| io_at(&self.segment_path(&log))(e))?;
+        if offsets != appended.offsets {
+            return Err(StoreError::Corrupt {
+                log: short_log(&log),
+                offset: state.end,
+                message: "the segment writer placed the frames elsewhere than expected".into(),
+            });
+        }
         // Durable from here on: the entries are acknowledged whatever happens
         // to the index. If updating it fails, the next open rebuilds it.
-        if let Err(e) = self.index_appended(&log, &state, &signed, &keys, &offsets) {
+        let indexed = gathered.and_then(|(batch, frontier)| {
+            self.commit(batch)?;
+            self.frontiers.insert(log, frontier);
+            self.db.flush()?;
+            Ok(())
+        });
+        if let Err(e) = indexed {
             let _ = self.db.remove(INDEX_COMPLETE);
             let _ = self.db.flush();
             self.warnings.push(StoreWarning::IndexRebuilt {
@@ -1379,33 +1423,43 @@ impl Store {
                 ),
             });
         }
-        Ok(signed)
+        Ok(appended.signed)
     }
 
-    fn index_appended(
-        &mut self,
+    /// The index writes for entries appended after `state`, and the tree's
+    /// frontier after them.
+    fn gather_appended(
+        &self,
         log: &[u8; 32],
         state: &LogState,
-        signed: &[SignedEntry],
-        keys: &[Option<RecordKeys>],
-        offsets: &[u64],
-    ) -> Result<(), StoreError> {
+        appended: &Appended,
+    ) -> Result<(IndexBatch, Frontier), StoreError> {
         let mut frontier = self.frontier(log, state.size)?;
         let mut batch = IndexBatch::default();
-        for ((s, k), offset) in signed.iter().zip(keys).zip(offsets) {
-            self.index_entry(&mut batch, s, k.as_ref(), *offset, &mut frontier)?;
+        for (((s, k), offset), leaf) in appended
+            .signed
+            .iter()
+            .zip(&appended.keys)
+            .zip(&appended.offsets)
+            .zip(&appended.leaves)
+        {
+            self.index_entry(&mut batch, s, k.as_ref(), *offset, *leaf, &mut frontier)?;
         }
-        let end = self.writers.get(log).map_or(state.end, SegmentWriter::len);
         let new_state = LogState {
             size: frontier.size(),
-            end,
+            end: appended.end,
             root: frontier.root(),
         };
         batch.states.push((*log, new_state));
-        self.commit(batch)?;
-        self.frontiers.insert(*log, frontier);
-        self.db.flush()?;
-        Ok(())
+        Ok((batch, frontier))
+    }
+
+    /// The log's segment writer, out of the map while a batch is written.
+    fn take_writer(&mut self, log: &[u8; 32], end: u64) -> Result<SegmentWriter, StoreError> {
+        self.writer(log, end)?;
+        self.writers
+            .remove(log)
+            .ok_or_else(|| StoreError::IndexDamaged("the segment writer was not kept".into()))
     }
 
     fn writer(&mut self, log: &[u8; 32], end: u64) -> Result<&mut SegmentWriter, StoreError> {
