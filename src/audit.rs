@@ -178,7 +178,7 @@ pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
             });
         }
     }
-    let indexed = store.indexed_entries() as u64;
+    let indexed = store.indexed_entries()?;
     if indexed > report.entries_indexed_in_segments {
         report.findings.push(store_finding(
             Severity::Error,

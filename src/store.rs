@@ -639,9 +639,8 @@ impl Store {
     fn rebuild_index(&mut self) -> Result<(), StoreError> {
         self.db.remove(INDEX_COMPLETE)?;
         self.db.flush()?;
-        let dir = self.root.join(INDEX_DIR);
-        self.id_table = DigestTable::create(&dir.join(ID_TABLE)).map_err(table_error)?;
-        self.content_table = DigestTable::create(&dir.join(CONTENT_TABLE)).map_err(table_error)?;
+        self.id_table.recreate().map_err(table_error)?;
+        self.content_table.recreate().map_err(table_error)?;
         self.tables_fresh = false;
         self.log_keys.clear();
         for tree in [
@@ -1029,7 +1028,7 @@ impl Store {
     /// log states count. The marks are written after the sync and never
     /// claim more than it made durable; the caller flushes sled.
     fn sync_tables(&mut self) -> Result<(), StoreError> {
-        let (id_table, content_table) = (&self.id_table, &self.content_table);
+        let (id_table, content_table) = (&mut self.id_table, &mut self.content_table);
         let (ids, contents) = std::thread::scope(|scope| {
             let ids = scope.spawn(|| id_table.sync());
             let contents = content_table.sync();
@@ -1730,8 +1729,8 @@ impl Store {
     }
 
     /// Number of entries the index holds, over all logs.
-    pub fn indexed_entries(&self) -> usize {
-        self.id_table.len() as usize
+    pub fn indexed_entries(&self) -> Result<u64, StoreError> {
+        self.id_table.item_count().map_err(table_error)
     }
 
     /// Files in `set-aside/`: torn tails moved out of segments.
@@ -2163,7 +2162,7 @@ mod tests {
         for s in &second {
             assert_eq!(store.get(&s.id).unwrap().id, s.id);
         }
-        assert_eq!(store.indexed_entries(), 305);
+        assert_eq!(store.indexed_entries().unwrap(), 305);
         let record = second[0].entry.record_body().unwrap();
         let hash = crate::search::content_hash(record);
         assert_eq!(store.content_count(&hash).unwrap(), 2);
@@ -2172,6 +2171,6 @@ mod tests {
         // Closed cleanly, the tables' mark is the state: nothing to redo.
         let store = Store::open(&root).unwrap();
         assert!(store.warnings().is_empty(), "{:?}", store.warnings());
-        assert_eq!(store.indexed_entries(), 305);
+        assert_eq!(store.indexed_entries().unwrap(), 305);
     }
 }

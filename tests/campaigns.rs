@@ -321,7 +321,7 @@ fn append_crash_campaign(kills: u64) {
             });
         }
         assert!(
-            s.indexed_entries() >= acknowledged.len(),
+            s.indexed_entries().unwrap() >= acknowledged.len() as u64,
             "round {round}: fewer entries than acknowledged"
         );
     }

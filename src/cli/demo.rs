@@ -334,7 +334,7 @@ fn run_inner(out: &mut impl Write) -> Result<u8, DemoError> {
     writeln!(
         out,
         "the index holds {} entries again",
-        store.indexed_entries()
+        store.indexed_entries()?
     )?;
 
     step(

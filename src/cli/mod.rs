@@ -383,7 +383,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Reindex => {
             let store = Store::open_rebuilt(&store_dir)?;
-            let entries = store.indexed_entries();
+            let entries = store.indexed_entries()?;
             eprintln!("reindexed {entries} entries from the segment files");
             print_warnings(&store);
             Ok(if store.damaged_logs().is_empty() {
