@@ -8,6 +8,7 @@
 //! Verification never needs a store: bytes and public keys are enough.
 
 pub mod audit;
+pub mod batch_intent;
 pub mod bundle;
 pub mod canonical;
 pub mod csv_io;

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::batch_intent::{self, BatchIntent, IntentFile};
 use crate::digest_table::{DigestTable, TableError, PAYLOAD_LEN};
 use crate::entry::{
     decode_entry, parse_signature, verify_signature, Body, Entry, EntryError, EntryId, EntryKind,
@@ -185,6 +186,15 @@ pub enum StoreWarning {
     /// A log has damage the store will not repair; appends to it are refused
     /// and `audit` gives the details.
     LogDamaged { log: [u8; 32], reason: String },
+    /// A batch of frames cut short by a crash before its segment was synced,
+    /// moved out whole so that the command that wrote it left nothing
+    /// (src/batch_intent.rs).
+    InterruptedBatchSetAside {
+        log: [u8; 32],
+        offset: u64,
+        len: u64,
+        saved_to: PathBuf,
+    },
 }
 
 impl std::fmt::Display for StoreWarning {
@@ -218,6 +228,17 @@ impl std::fmt::Display for StoreWarning {
             StoreWarning::LogDamaged { log, reason } => {
                 write!(f, "log {} is damaged: {reason}", short_log(log))
             }
+            StoreWarning::InterruptedBatchSetAside {
+                log,
+                offset,
+                len,
+                saved_to,
+            } => write!(
+                f,
+                "log {}: a batch of {len} bytes at offset {offset}, cut short by a crash before it was synced and never acknowledged, was set aside whole in {}; run the command that wrote it again (an import skips what the store already holds)",
+                short_log(log),
+                saved_to.display()
+            ),
         }
     }
 }
@@ -315,6 +336,9 @@ pub struct Store {
     table_marks: sled::Tree,
     /// Digest-table inserts since the tables were last synced.
     tables_unsynced: u64,
+    /// Where a batch being appended is recorded (src/batch_intent.rs);
+    /// opened at the first batch of more than one entry.
+    batch_intent: Option<IntentFile>,
     /// Log key || seq / 256 (big-endian) -> the ids of those 256 entries,
     /// 32 bytes each, zeros for a withheld or damaged leaf (src/index.rs).
     seqs: sled::Tree,
@@ -555,6 +579,9 @@ impl Store {
     /// Read what the index knows, bring it up to date with the segments, or
     /// build it when it is incomplete.
     fn load_index(&mut self) -> Result<(), StoreError> {
+        if self.repair {
+            self.set_aside_interrupted_batch()?;
+        }
         for item in self.damage.iter() {
             let (k, v) = item?;
             if let Ok(log) = <[u8; 32]>::try_from(&k[..]) {
@@ -613,6 +640,7 @@ impl Store {
             tables_fresh,
             table_marks: db.open_tree("table-marks")?,
             tables_unsynced: 0,
+            batch_intent: None,
             seqs: db.open_tree("seqs")?,
             logs: db.open_tree("logs")?,
             nodes: db.open_tree("merkle-nodes")?,
@@ -889,6 +917,52 @@ impl Store {
             log,
             reason: reason.to_string(),
         });
+    }
+
+    /// A batch cut by a crash before its segment was synced is set aside
+    /// whole, from where it starts: none of it was acknowledged, and the
+    /// command that wrote it (one `import-csv`) must leave all or nothing.
+    fn set_aside_interrupted_batch(&mut self) -> Result<(), StoreError> {
+        let record = self.root.join(batch_intent::FILE_NAME);
+        let Some(intent) = BatchIntent::read(&self.root).map_err(io_at(&record))? else {
+            return Ok(());
+        };
+        if intent.done {
+            return Ok(());
+        }
+        let segment = self.segment_path(&intent.log);
+        let file = match File::open(&segment) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_at(&segment)(e)),
+        };
+        let file_len = file.metadata().map_err(io_at(&segment))?.len();
+        let whole = intent.is_whole_in(&file).map_err(io_at(&segment))?;
+        drop(file);
+        if file_len > intent.start && !whole {
+            let saved_to = self.set_aside(&intent.log, &segment, intent.start)?;
+            self.warnings.push(StoreWarning::InterruptedBatchSetAside {
+                log: intent.log,
+                offset: intent.start,
+                len: file_len - intent.start,
+                saved_to,
+            });
+            // An index that recorded part of the batch (an audit opened the
+            // store in between: it repairs nothing) is built again.
+            if self.log_state(&intent.log)?.end > intent.start {
+                self.db.remove(INDEX_COMPLETE)?;
+                self.db.flush()?;
+            }
+        }
+        // Done with, durably: the segment may grow past `start` again.
+        IntentFile::open(&self.root)
+            .and_then(|f| {
+                f.record(&BatchIntent {
+                    done: true,
+                    ..intent
+                })
+            })
+            .map_err(io_at(&record))
     }
 
     /// Copy the bytes from `offset` to the end into `set-aside/`, sync the
@@ -1385,6 +1459,18 @@ impl Store {
             at += frame.len() as u64;
         }
         appended.end = at;
+        // More than one frame: recorded first, so that a crash part-way
+        // through leaves none of them (src/batch_intent.rs).
+        let intent = if frames.len() > 1 {
+            let intent = BatchIntent::of(log, writer.len(), &frames);
+            if let Err(e) = self.record_batch_intent(&intent) {
+                self.writers.insert(log, writer);
+                return Err(e);
+            }
+            Some(intent)
+        } else {
+            None
+        };
         // The index writes are gathered while the segment is written and
         // synced: gathering only reads the index, and nothing is written to
         // it before the segment is synced.
@@ -1398,6 +1484,10 @@ impl Store {
         });
         self.writers.insert(log, writer);
         let offsets = written.map_err(|e| io_at(&self.segment_path(&log))(e))?;
+        if let (Some(intent), Some(file)) = (&intent, &self.batch_intent) {
+            // Left undone, the next open finds the batch whole and keeps it.
+            let _ = file.mark_done(intent);
+        }
         if offsets != appended.offsets {
             return Err(StoreError::Corrupt {
                 log: short_log(&log),
@@ -1451,6 +1541,17 @@ impl Store {
         };
         batch.states.push((*log, new_state));
         Ok((batch, frontier))
+    }
+
+    fn record_batch_intent(&mut self, intent: &BatchIntent) -> Result<(), StoreError> {
+        let path = self.root.join(batch_intent::FILE_NAME);
+        if self.batch_intent.is_none() {
+            self.batch_intent = Some(IntentFile::open(&self.root).map_err(io_at(&path))?);
+        }
+        match &self.batch_intent {
+            Some(file) => file.record(intent).map_err(io_at(&path)),
+            None => Ok(()),
+        }
     }
 
     /// The log's segment writer, out of the map while a batch is written.
@@ -2114,6 +2215,84 @@ mod tests {
         assert_eq!(store.id_at(&log, 0).unwrap(), Some(first[0].id));
         assert_eq!(store.id_at(&log, 304).unwrap(), Some(second[4].id));
         assert_eq!(store.id_at(&log, 305).unwrap(), None);
+    }
+
+    /// A batch cut short by a crash leaves nothing of itself, wherever the
+    /// cut falls: between two whole frames (which alone would read as
+    /// entries), inside a frame, or as a hole in a batch of the right length.
+    /// A batch that is whole is kept even when it was not marked done.
+    #[test]
+    fn a_batch_cut_by_a_crash_is_set_aside_whole() {
+        let (dir, mut store) = new_store();
+        let root = dir.path().join("store");
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let key = store.signing_key(None).unwrap();
+        let log = key.verifying_key().to_bytes();
+        store.append_records(&key, records(300), now).unwrap();
+        let before = store.log_state(&log).unwrap();
+        let batch = store.append_records(&key, records(200), now).unwrap();
+        let path = store.segment_path(&log);
+        drop(store);
+        let intent = BatchIntent::read(&root).unwrap().unwrap();
+        assert!(intent.done);
+        assert_eq!(intent.start, before.end);
+        let whole = fs::read(&path).unwrap();
+        assert_eq!(intent.start + intent.len, whole.len() as u64);
+        let frame_start = |k: usize| -> usize {
+            before.end as usize
+                + batch[..k]
+                    .iter()
+                    .map(|s| FRAME_HEADER_LEN + s.bytes.len() + SIGNATURE_LEN)
+                    .sum::<usize>()
+        };
+        let undone = BatchIntent {
+            done: false,
+            ..intent.clone()
+        };
+        let mut holed = whole.clone();
+        holed[frame_start(50)..frame_start(50) + 4096].fill(0);
+        let crashes: Vec<Vec<u8>> = vec![
+            whole[..frame_start(1)].to_vec(),
+            whole[..frame_start(120)].to_vec(),
+            whole[..frame_start(120) + 7].to_vec(),
+            holed,
+        ];
+        for (n, segment) in crashes.iter().enumerate() {
+            fs::write(&path, segment).unwrap();
+            fs::write(root.join(batch_intent::FILE_NAME), undone.to_bytes()).unwrap();
+            let store = Store::open(&root).unwrap();
+            let saved = store.warnings().iter().find_map(|w| match w {
+                StoreWarning::InterruptedBatchSetAside {
+                    offset, saved_to, ..
+                } => Some((*offset, saved_to.clone())),
+                _ => None,
+            });
+            let (offset, saved_to) = saved
+                .unwrap_or_else(|| panic!("crash {n}: nothing set aside: {:?}", store.warnings()));
+            assert_eq!(offset, before.end, "crash {n}");
+            assert_eq!(
+                fs::read(&saved_to).unwrap(),
+                &segment[before.end as usize..],
+                "crash {n}"
+            );
+            assert_eq!(store.log_state(&log).unwrap(), before, "crash {n}");
+            assert!(store.get(&batch[0].id).is_err(), "crash {n}");
+            assert!(!store.damaged_logs().contains_key(&log), "crash {n}");
+            let report = crate::audit::audit(&store).unwrap();
+            assert_eq!(report.errors(), 0, "crash {n}: {:?}", report.findings);
+            drop(store);
+            assert!(BatchIntent::read(&root).unwrap().unwrap().done);
+        }
+        // The crash came after the sync, before the batch was marked done.
+        fs::write(&path, &whole).unwrap();
+        fs::write(root.join(batch_intent::FILE_NAME), undone.to_bytes()).unwrap();
+        let store = Store::open(&root).unwrap();
+        assert_eq!(store.log_state(&log).unwrap().size, 500);
+        assert_eq!(store.get(&batch[199].id).unwrap().id, batch[199].id);
+        assert!(!store
+            .warnings()
+            .iter()
+            .any(|w| matches!(w, StoreWarning::InterruptedBatchSetAside { .. })));
     }
 
     /// The digest tables are synced only every so many inserts. A power cut

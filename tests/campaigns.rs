@@ -25,7 +25,7 @@ use sijill::bundle::{self, BundleProblem};
 use sijill::entry::EntryId;
 use sijill::exchange::{self, ExportOptions};
 use sijill::record::{parse_record, Record, RecordKind};
-use sijill::store::Store;
+use sijill::store::{Store, StoreWarning};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -278,10 +278,21 @@ fn append_crash_campaign(kills: u64) {
     let mut rng = Rng::new("append crash campaign");
     let store = TestStore::new();
     let mut acknowledged: Vec<String> = Vec::new();
-    let (mut torn_seen, mut rounds_with_acks) = (0u64, 0u64);
+    let (mut torn_seen, mut rounds_with_acks, mut batches_set_aside) = (0u64, 0u64, 0u64);
+    let mut size_before = 0u64;
     for round in 0..kills {
+        // Odd rounds append in batches, which must be all or nothing.
+        // (A few batches a round: the store stays small enough to audit.)
+        let (batch, count) = if round % 2 == 1 {
+            (250, 1_500)
+        } else {
+            (1, 1_000_000)
+        };
         let mut c = child(&store.dir)
-            .args(["stress-append", "--count", "1000000"])
+            .args(["stress-append", "--count"])
+            .arg(count.to_string())
+            .arg("--batch")
+            .arg(batch.to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -314,6 +325,20 @@ fn append_crash_campaign(kills: u64) {
         // ...opens, and holds every id the child printed.
         let s = Store::open(&store.dir)
             .unwrap_or_else(|e| panic!("round {round}: the store does not open: {e}"));
+        if s.warnings()
+            .iter()
+            .any(|w| matches!(w, StoreWarning::InterruptedBatchSetAside { .. }))
+        {
+            batches_set_aside += 1;
+        }
+        let size = s.log_state(&s.group_key().to_bytes()).unwrap().size;
+        assert_eq!(
+            (size - size_before) % batch,
+            0,
+            "round {round}: {} entries of a batch of {batch} were kept",
+            (size - size_before) % batch
+        );
+        size_before = size;
         for id in &acknowledged {
             let id = EntryId::from_hex(id).unwrap_or_else(|| panic!("child printed {id:?}"));
             s.get(&id).unwrap_or_else(|e| {
@@ -327,7 +352,8 @@ fn append_crash_campaign(kills: u64) {
     }
     eprintln!(
         "append crash campaign: {kills} kills, {} acknowledged entries all present, \
-         {rounds_with_acks} rounds acknowledged something, {torn_seen} audits saw a torn tail",
+         {rounds_with_acks} rounds acknowledged something, {torn_seen} audits saw a torn tail, \
+         {batches_set_aside} interrupted batches set aside whole, every batch all or nothing",
         acknowledged.len()
     );
     assert!(

@@ -129,12 +129,14 @@ enum Command {
     Stats(tables::StatsArgs),
     /// Run the whole workflow on a temporary store, explained as it goes
     Demo,
-    /// Append generated records one by one, printing each id once it is
-    /// synced (used by the crash tests)
+    /// Append generated records in batches (one by one by default),
+    /// printing each id once its batch is synced (used by the crash tests)
     #[command(hide = true)]
     StressAppend {
         #[arg(long, default_value_t = 1000)]
         count: u64,
+        #[arg(long, default_value_t = 1)]
+        batch: u64,
     },
 }
 
@@ -433,7 +435,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Command::Evidence {
             command: exchange_cli::EvidenceCommand::Verify { json },
         } => evidence::verify(&Store::open_for_audit(&store_dir)?, json),
-        Command::StressAppend { count } => stress_append(&store_dir, count),
+        Command::StressAppend { count, batch } => stress_append(&store_dir, count, batch),
         Command::ImportCsv(args) => tables::import_csv(&store_dir, args),
         Command::ExportCsv(args) => tables::export(&store_dir, args, tables::ExportFormat::Csv),
         Command::ExportJsonl(args) => tables::export(&store_dir, args, tables::ExportFormat::Jsonl),
@@ -628,18 +630,26 @@ fn add(dir: &Path, args: AddArgs) -> Result<u8, Failure> {
     Ok(0)
 }
 
-fn stress_append(dir: &Path, count: u64) -> Result<u8, Failure> {
+fn stress_append(dir: &Path, count: u64, batch: u64) -> Result<u8, Failure> {
     let mut store = open(dir)?;
     let key = signing_key(&store)?;
     let out = &mut crate::cli::gate::stdout();
-    for i in 0..count {
-        let json = format!(
-            r#"{{"name": {{"latin": "Stress Test {i}"}}, "sex": "unknown", "date_of_death": "2018-01-25", "place_of_death": {{"governorate": "Idlib"}}}}"#
-        );
-        let record = parse_record(RecordKind::Casualty, json.as_bytes(), latest_allowed_date())
-            .map_err(|e| failure::record_failure("stress record", e))?;
-        let signed = store.append_records(&key, vec![record], OffsetDateTime::now_utc())?;
-        writeln!(out, "{}", signed[0].id).map_err(write_failure)?;
+    let mut i = 0;
+    while i < count {
+        let mut records = Vec::new();
+        for i in i..(i + batch.max(1)).min(count) {
+            let json = format!(
+                r#"{{"name": {{"latin": "Stress Test {i}"}}, "sex": "unknown", "date_of_death": "2018-01-25", "place_of_death": {{"governorate": "Idlib"}}}}"#
+            );
+            records.push(
+                parse_record(RecordKind::Casualty, json.as_bytes(), latest_allowed_date())
+                    .map_err(|e| failure::record_failure("stress record", e))?,
+            );
+        }
+        i += records.len() as u64;
+        for signed in store.append_records(&key, records, OffsetDateTime::now_utc())? {
+            writeln!(out, "{}", signed.id).map_err(write_failure)?;
+        }
         out.flush().map_err(write_failure)?;
     }
     Ok(0)
