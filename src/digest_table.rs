@@ -459,10 +459,24 @@ impl DigestTable {
     /// the header and the slots may have reached the disk at different
     /// times; every slot is checked on the way.
     pub fn recount(&mut self) -> Result<(), TableError> {
+        let mut count = 0u64;
+        self.scan_all(|item| {
+            count += u64::from(item.is_some());
+            Ok(())
+        })?;
+        self.count = count;
+        self.write_header()
+    }
+
+    /// Read every slot in order, a large read at a time, checking each used
+    /// one; `f` gets its item, or `None` for an empty slot.
+    fn scan_all(
+        &self,
+        mut f: impl FnMut(Option<Item>) -> Result<(), TableError>,
+    ) -> Result<(), TableError> {
         const SLOTS_A_READ: u64 = 4096;
         let total = self.slots + OVERFLOW;
         let mut buf = vec![0u8; (SLOTS_A_READ * SLOT_LEN) as usize];
-        let mut count = 0u64;
         let mut first = 0u64;
         while first < total {
             let n = SLOTS_A_READ.min(total - first);
@@ -472,17 +486,20 @@ impl DigestTable {
                 .map_err(self.io())?;
             for (i, slot) in bytes.chunks_exact(SLOT_LEN as usize).enumerate() {
                 if slot.iter().all(|b| *b == 0) {
+                    f(None)?;
                     continue;
                 }
                 if slot[56..] != slot_check(&slot[..32], &slot[32..56]) {
                     return Err(self.damaged(first + i as u64));
                 }
-                count += 1;
+                let mut item = ([0u8; 32], [0u8; PAYLOAD_LEN]);
+                item.0.copy_from_slice(&slot[..32]);
+                item.1.copy_from_slice(&slot[32..56]);
+                f(Some(item))?;
             }
             first += n;
         }
-        self.count = count;
-        self.write_header()
+        Ok(())
     }
 
     /// Grow the table by half into a new file, which then replaces this one.
@@ -526,30 +543,13 @@ impl DigestTable {
             Ok(())
         };
         let mut run = Vec::new();
-        let end = self.slots + OVERFLOW;
-        let mut at = 0;
-        while at < end {
-            let n = 4096.min(end - at);
-            let mut bytes = vec![0u8; (n * SLOT_LEN) as usize];
-            self.file
-                .read_exact_at(&mut bytes, HEADER_LEN + at * SLOT_LEN)
-                .map_err(self.io())?;
-            for (i, slot) in bytes.chunks_exact(SLOT_LEN as usize).enumerate() {
-                if slot.iter().all(|b| *b == 0) {
-                    place(&mut run)?;
-                    continue;
-                }
-                if slot[56..] != slot_check(&slot[..32], &slot[32..56]) {
-                    return Err(self.damaged(at + i as u64));
-                }
-                let mut digest = [0u8; 32];
-                let mut payload = [0u8; PAYLOAD_LEN];
-                digest.copy_from_slice(&slot[..32]);
-                payload.copy_from_slice(&slot[32..56]);
-                run.push((digest, payload));
+        self.scan_all(|item| match item {
+            None => place(&mut run),
+            Some(item) => {
+                run.push(item);
+                Ok(())
             }
-            at += n;
-        }
+        })?;
         place(&mut run)?;
         out.flush().map_err(io_next)?;
         drop(out);
