@@ -455,17 +455,74 @@ impl DigestTable {
         self.file.sync_data().map_err(self.io())
     }
 
-    /// Count the used slots again and rewrite the header. After a crash
-    /// the header and the slots may have reached the disk at different
-    /// times; every slot is checked on the way.
-    pub fn recount(&mut self) -> Result<(), TableError> {
+    /// Make the table whole again after a crash: count the used slots
+    /// afresh and put back in reach any item a lost write left stranded.
+    ///
+    /// The header and the slots may have reached the disk at different
+    /// times, and a power cut may keep one page of slots written since the
+    /// last sync and lose the page before it. An item is then separated
+    /// from its home slot by an empty slot: a lookup stops at the empty
+    /// slot without finding it, and an insert of the same item would fill
+    /// the empty slot and hold it twice. Every run of used slots holding
+    /// such an item is emptied and its items placed again. Every slot is
+    /// checked on the way. Returns how many items were placed again.
+    pub fn recover(&mut self) -> Result<u64, TableError> {
         let mut count = 0u64;
+        let mut index = 0u64;
+        let mut last_empty: Option<u64> = None;
+        // The current run of used slots: where it starts, its items, and
+        // whether one of them is out of reach of its home.
+        let mut run_start = 0u64;
+        let mut run: Vec<Item> = Vec::new();
+        let mut run_stranded = false;
+        let mut stranded_runs: Vec<(u64, Vec<Item>)> = Vec::new();
+        let slots = self.slots;
+        let mut end_run = |run_start: u64, run: &mut Vec<Item>, stranded: &mut bool| {
+            if std::mem::take(stranded) {
+                stranded_runs.push((run_start, std::mem::take(run)));
+            } else {
+                run.clear();
+            }
+        };
         self.scan_all(|item| {
-            count += u64::from(item.is_some());
+            match item {
+                None => {
+                    end_run(run_start, &mut run, &mut run_stranded);
+                    last_empty = Some(index);
+                    run_start = index + 1;
+                }
+                Some(item) => {
+                    count += 1;
+                    let home = home_of(&item.0, slots);
+                    // Reachable: the home is at or before the slot, and no
+                    // empty slot lies between them.
+                    if home > index || last_empty.is_some_and(|empty| home <= empty) {
+                        run_stranded = true;
+                    }
+                    run.push(item);
+                }
+            }
+            index += 1;
             Ok(())
         })?;
+        end_run(run_start, &mut run, &mut run_stranded);
+        let mut replaced = 0u64;
+        for (start, items) in &stranded_runs {
+            let zeros = vec![0u8; items.len() * SLOT_LEN as usize];
+            self.file
+                .write_all_at(&zeros, HEADER_LEN + start * SLOT_LEN)
+                .map_err(self.io())?;
+            count -= items.len() as u64;
+            replaced += items.len() as u64;
+        }
         self.count = count;
-        self.write_header()
+        // Placed again like any insert: an item stranded beside a copy of
+        // itself in reach is held once.
+        self.pending
+            .extend(stranded_runs.into_iter().flat_map(|(_, items)| items));
+        self.flush()?;
+        self.write_header()?;
+        Ok(replaced)
     }
 
     /// Read every slot in order, a large read at a time, checking each used
@@ -718,7 +775,7 @@ mod tests {
     }
 
     #[test]
-    fn recount_finds_the_slots_a_stale_header_misses() {
+    fn recover_counts_the_slots_a_stale_header_misses() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t");
         let mut t = DigestTable::create(&path).unwrap();
@@ -733,10 +790,10 @@ mod tests {
         file.write_all_at(&stale_header, 0).unwrap();
         let mut t = DigestTable::open(&path).unwrap();
         assert_eq!(t.item_count().unwrap(), 1);
-        t.recount().unwrap();
+        assert_eq!(t.recover().unwrap(), 0);
         assert_eq!(t.item_count().unwrap(), 3);
         assert_eq!(DigestTable::open(&path).unwrap().item_count().unwrap(), 3);
-        // A damaged slot is found by the recount.
+        // A damaged slot is found on the way.
         let mut bytes = fs::read(&path).unwrap();
         let used = (0..)
             .map(|i| HEADER_LEN as usize + i * SLOT_LEN as usize)
@@ -745,7 +802,67 @@ mod tests {
         bytes[used + 3] ^= 1;
         fs::write(&path, &bytes).unwrap();
         let mut t = DigestTable::open(&path).unwrap();
-        assert!(matches!(t.recount(), Err(TableError::Damaged { .. })));
+        assert!(matches!(t.recover(), Err(TableError::Damaged { .. })));
+    }
+
+    /// A power cut keeps a page written since the last sync and loses the
+    /// page before it: items of a run are cut off from their home slot by
+    /// the empty slot. Recovered, each is found, and inserting every item
+    /// again (as the store's catch-up does) holds each once.
+    #[test]
+    fn recover_puts_back_in_reach_what_a_lost_page_cut_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t");
+        let mut t = DigestTable::create(&path).unwrap();
+        // Twelve items with one home slot, then two in the slots after it.
+        let mut items: Vec<Item> = (0..12u64)
+            .map(|n| {
+                let mut d = digest(n);
+                d[..8].copy_from_slice(&0x4000_0000_0000_0000u64.to_be_bytes());
+                (d, payload(n))
+            })
+            .collect();
+        let home = home_of(&items[0].0, t.slots);
+        for (n, next) in [(100u64, 12u64), (101, 13)] {
+            let mut d = digest(n);
+            d[..8].copy_from_slice(&(0x4000_0000_0000_0000u64 + (next << 54)).to_be_bytes());
+            assert_eq!(home_of(&d, t.slots), home + next);
+            items.push((d, payload(n)));
+        }
+        t.insert_all(&items).unwrap();
+        t.sync().unwrap();
+        drop(t);
+        // The first three slots of the run are lost.
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let at = HEADER_LEN + home * SLOT_LEN;
+        let mut lost = vec![0u8; 3 * SLOT_LEN as usize];
+        file.read_exact_at(&mut lost, at).unwrap();
+        file.write_all_at(&[0u8; 3 * SLOT_LEN as usize], at)
+            .unwrap();
+        drop(file);
+        let lost: Vec<&[u8]> = lost.chunks(SLOT_LEN as usize).map(|s| &s[..32]).collect();
+        let (gone, left): (Vec<Item>, Vec<Item>) =
+            items.iter().partition(|(d, _)| lost.contains(&&d[..]));
+        assert_eq!(gone.len(), 3);
+        let mut t = DigestTable::open(&path).unwrap();
+        let cut_off = left.iter().filter(|(d, _)| t.get(d).unwrap().is_empty());
+        assert_eq!(cut_off.count(), 9, "the rest of the run, before recovery");
+        assert_eq!(t.recover().unwrap(), 11);
+        assert_eq!(t.item_count().unwrap(), 11);
+        for (d, p) in &left {
+            assert_eq!(t.get(d).unwrap(), vec![*p]);
+        }
+        t.insert_all(&items).unwrap();
+        t.sync().unwrap();
+        let t = DigestTable::open(&path).unwrap();
+        assert_eq!(t.item_count().unwrap(), 14);
+        for (d, p) in &items {
+            assert_eq!(t.get(d).unwrap(), vec![*p]);
+        }
     }
 
     #[test]

@@ -398,9 +398,9 @@ impl SearchIndex {
         batch.insert(&log[..], &next.to_be_bytes()[..]);
         batch.insert(NEXT_LOG_NUMBER, &(next + 1).to_be_bytes()[..]);
         self.log_numbers.apply_batch(batch)?;
-        // Durable before anything that uses the number (the digest tables
-        // are synced before the sled state): a number must never come back
-        // naming another log.
+        // Durable before anything that uses the number (a digest table page
+        // may reach the disk before sled's next flush): a number must never
+        // come back naming another log.
         self.log_numbers.flush()?;
         Ok(next)
     }

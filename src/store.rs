@@ -321,7 +321,6 @@ pub struct Store {
     root: PathBuf,
     meta: StoreMeta,
     group_key: VerifyingKey,
-    _lock: File,
     db: sled::Db,
     /// Entry id -> where it is (src/digest_table.rs).
     id_table: DigestTable,
@@ -339,6 +338,10 @@ pub struct Store {
     /// Where a batch being appended is recorded (src/batch_intent.rs);
     /// opened at the first batch of more than one entry.
     batch_intent: Option<IntentFile>,
+    /// A batch whose write failed, recorded as being written: it must be
+    /// recorded as done with before anything else is appended at its place,
+    /// or the next open would set the later entries aside with it.
+    failed_batch: Option<BatchIntent>,
     /// Log key || seq / 256 (big-endian) -> the ids of those 256 entries,
     /// 32 bytes each, zeros for a withheld or damaged leaf (src/index.rs).
     seqs: sled::Tree,
@@ -365,6 +368,9 @@ pub struct Store {
     /// without it, so that checking a store (or a seized copy) never changes
     /// its segment files.
     repair: bool,
+    /// Last: fields are dropped in order, and the digest tables write what
+    /// they gathered when dropped, which must happen under the lock.
+    _lock: File,
 }
 
 /// Entries a batch signed, with what indexing them needs.
@@ -633,7 +639,6 @@ impl Store {
             root: root.to_path_buf(),
             meta,
             group_key,
-            _lock: lock,
             id_table,
             content_table,
             log_keys: HashMap::new(),
@@ -641,6 +646,7 @@ impl Store {
             table_marks: db.open_tree("table-marks")?,
             tables_unsynced: 0,
             batch_intent: None,
+            failed_batch: None,
             seqs: db.open_tree("seqs")?,
             logs: db.open_tree("logs")?,
             nodes: db.open_tree("merkle-nodes")?,
@@ -654,6 +660,7 @@ impl Store {
             damaged: HashMap::new(),
             warnings: Vec::new(),
             repair: true,
+            _lock: lock,
         })
     }
 
@@ -1061,11 +1068,13 @@ impl Store {
         for (log, number) in &batch.log_numbers {
             self.log_keys.insert(*number, *log);
         }
-        // The digest tables are synced before the log state is written: what
-        // the state counts is then always in them (an entry written twice is
-        // kept once). The two tables and the sled trees are independent of
-        // one another, so they are written at the same time, on their own
-        // threads; only the log state waits for all three.
+        // The digest tables take the items before the log state is written;
+        // they are synced every `TABLE_SYNC_ITEMS` inserts, and after a
+        // crash the log state goes back to their mark and the entries past
+        // it are indexed again (an entry written twice is kept once). The
+        // two tables and the sled trees are independent of one another, so
+        // they are written at the same time, on their own threads; only the
+        // log state waits for all three.
         let content = std::mem::take(&mut batch.search.content);
         let (id_table, content_table) = (&mut self.id_table, &mut self.content_table);
         let entries = &batch.entries;
@@ -1127,7 +1136,9 @@ impl Store {
     /// whose state is past its mark goes back to the mark, and the
     /// catch-up that follows indexes those entries again: every write is
     /// by position or a set union, so what sled already held is written
-    /// unchanged. The tables' item counts are then counted afresh.
+    /// unchanged. The tables are first recovered: their item counts are
+    /// counted afresh, and an item a lost page left out of reach of its
+    /// home slot is placed again, so that it is not inserted twice.
     fn roll_back_to_table_marks(&mut self) -> Result<(), StoreError> {
         let mut rolled_back = false;
         for (log, state) in self.logs()? {
@@ -1150,8 +1161,8 @@ impl Store {
             rolled_back = true;
         }
         if rolled_back {
-            self.id_table.recount().map_err(table_error)?;
-            self.content_table.recount().map_err(table_error)?;
+            self.id_table.recover().map_err(table_error)?;
+            self.content_table.recover().map_err(table_error)?;
             // Sled's state now matches the marks; the catch-up moves both on.
             self.db.flush()?;
         }
@@ -1432,6 +1443,7 @@ impl Store {
     ) -> Result<Vec<SignedEntry>, StoreError> {
         let log = key.verifying_key().to_bytes();
         self.ensure_undamaged(&log)?;
+        self.settle_failed_batch()?;
         let state = self.log_state(&log)?;
         // Signing, the index keys, the frame and the Merkle leaf of each
         // entry are independent of one another: they run on every core.
@@ -1465,6 +1477,8 @@ impl Store {
             let intent = BatchIntent::of(log, writer.len(), &frames);
             if let Err(e) = self.record_batch_intent(&intent) {
                 self.writers.insert(log, writer);
+                // The record may have reached the disk all the same.
+                self.failed_batch = Some(intent);
                 return Err(e);
             }
             Some(intent)
@@ -1472,8 +1486,9 @@ impl Store {
             None
         };
         // The index writes are gathered while the segment is written and
-        // synced: gathering only reads the index, and nothing is written to
-        // it before the segment is synced.
+        // synced: gathering reads the index and writes nothing to it but a
+        // new log's number (durable, and harmless if the write then fails);
+        // the rest is written only once the segment is synced.
         let (written, gathered) = std::thread::scope(|scope| {
             let written = scope.spawn(|| writer.append(&frames));
             let gathered = self.gather_appended(&log, &state, &appended);
@@ -1483,7 +1498,15 @@ impl Store {
             (written, gathered)
         });
         self.writers.insert(log, writer);
-        let offsets = written.map_err(|e| io_at(&self.segment_path(&log))(e))?;
+        let offsets = match written {
+            Ok(offsets) => offsets,
+            Err(e) => {
+                // The writer cut the segment back to the batch's start.
+                self.failed_batch = intent;
+                let _ = self.settle_failed_batch();
+                return Err(io_at(&self.segment_path(&log))(e));
+            }
+        };
         if let (Some(intent), Some(file)) = (&intent, &self.batch_intent) {
             // Left undone, the next open finds the batch whole and keeps it.
             let _ = file.mark_done(intent);
@@ -1541,6 +1564,34 @@ impl Store {
         };
         batch.states.push((*log, new_state));
         Ok((batch, frontier))
+    }
+
+    /// Record a batch whose write failed as done with (synced), now that
+    /// its segment was cut back to where it starts: the next append writes
+    /// there, and an open must not take that append for the batch's remains.
+    fn settle_failed_batch(&mut self) -> Result<(), StoreError> {
+        let Some(failed) = self.failed_batch.clone() else {
+            return Ok(());
+        };
+        // The writer cuts the segment back when a write fails; if that
+        // failed too, it is done here, or nothing more is appended.
+        let path = self.segment_path(&failed.log);
+        match OpenOptions::new().write(true).open(&path) {
+            Ok(file) => {
+                if file.metadata().map_err(io_at(&path))?.len() > failed.start {
+                    file.set_len(failed.start).map_err(io_at(&path))?;
+                    file.sync_data().map_err(io_at(&path))?;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_at(&path)(e)),
+        }
+        self.record_batch_intent(&BatchIntent {
+            done: true,
+            ..failed
+        })?;
+        self.failed_batch = None;
+        Ok(())
     }
 
     fn record_batch_intent(&mut self, intent: &BatchIntent) -> Result<(), StoreError> {
@@ -2293,6 +2344,44 @@ mod tests {
             .warnings()
             .iter()
             .any(|w| matches!(w, StoreWarning::InterruptedBatchSetAside { .. })));
+    }
+
+    /// A batch whose write failed stays recorded as being written (the
+    /// record was synced first). The entry appended next goes where the
+    /// batch would have, and is acknowledged: the record is settled first,
+    /// so that the next open does not set that entry aside as the batch's
+    /// remains, even when the failed write was not cut back.
+    #[test]
+    fn an_append_after_a_failed_batch_is_kept() {
+        let (dir, mut store) = new_store();
+        let root = dir.path().join("store");
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let key = store.signing_key(None).unwrap();
+        let log = key.verifying_key().to_bytes();
+        store.append_records(&key, records(3), now).unwrap();
+        let end = store.log_state(&log).unwrap().end;
+        // The batch was recorded, then its write failed part-way and the
+        // cut back failed too.
+        let failed = BatchIntent::of(log, end, &[vec![7u8; 300], vec![8u8; 300]]);
+        store.record_batch_intent(&failed).unwrap();
+        store.failed_batch = Some(failed);
+        let mut segment = OpenOptions::new()
+            .append(true)
+            .open(store.segment_path(&log))
+            .unwrap();
+        segment.write_all(&[7u8; 450]).unwrap();
+        drop(segment);
+
+        let kept = store.append_records(&key, records(1), now).unwrap();
+        let state = store.log_state(&log).unwrap();
+        drop(store);
+        assert!(BatchIntent::read(&root).unwrap().unwrap().done);
+        let store = Store::open(&root).unwrap();
+        assert!(store.warnings().is_empty(), "{:?}", store.warnings());
+        assert_eq!(store.log_state(&log).unwrap(), state);
+        assert_eq!(store.get(&kept[0].id).unwrap().id, kept[0].id);
+        let report = crate::audit::audit(&store).unwrap();
+        assert_eq!(report.errors(), 0, "{:?}", report.findings);
     }
 
     /// The digest tables are synced only every so many inserts. A power cut
